@@ -1,0 +1,168 @@
+"""Every act on the record: an append-only, hash-chained audit log and its verifier.
+
+Each row's hash covers its own content and the previous row's hash, so changing or deleting
+any row breaks every link after it. Appends are serialised (PostgreSQL advisory lock; SQLite's
+single writer) so two workers can never fork the chain. Details hold counts and names, never
+secrets or queried values: callers pass only what is safe to keep forever.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sharing.models.audit import AuditEntry
+from sharing.models.base import utcnow
+
+GENESIS_HASH = "0" * 64
+_ADVISORY_LOCK_KEY = 0x70616C_61  # arbitrary constant: "pala"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did it: ``user:<name>``, ``key:<prefix>``, ``cli`` or ``system``, and their org."""
+
+    label: str
+    org_id: int | None = None
+
+
+CLI = Actor("cli")
+SYSTEM = Actor("system")
+
+
+def _canonical(
+    entry_id: int,
+    occurred_at: datetime,
+    actor: str,
+    actor_org_id: int | None,
+    action: str,
+    target: str,
+    details: str,
+) -> bytes:
+    return json.dumps(
+        [
+            entry_id,
+            occurred_at.isoformat(timespec="microseconds"),
+            actor,
+            actor_org_id,
+            action,
+            target,
+            details,
+        ],
+        separators=(",", ":"),
+        ensure_ascii=True,
+    ).encode()
+
+
+def compute_hash(prev_hash: str, entry: AuditEntry) -> str:
+    body = _canonical(
+        entry.id,
+        entry.occurred_at,
+        entry.actor,
+        entry.actor_org_id,
+        entry.action,
+        entry.target,
+        entry.details,
+    )
+    return hashlib.sha256(prev_hash.encode() + b"\n" + body).hexdigest()
+
+
+def record(
+    session: Session,
+    actor: Actor,
+    action: str,
+    target: str = "",
+    details: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Append one entry inside the caller's transaction (it commits with the act it records)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(_pg_lock()))
+    last = session.execute(
+        select(AuditEntry.id, AuditEntry.row_hash).order_by(AuditEntry.id.desc()).limit(1)
+    ).first()
+    prev_id, prev_hash = (last[0], last[1]) if last else (0, GENESIS_HASH)
+    entry = AuditEntry(
+        id=prev_id + 1,
+        occurred_at=utcnow(),
+        actor=actor.label,
+        actor_org_id=actor.org_id,
+        action=action,
+        target=target[:200],
+        details=json.dumps(details or {}, sort_keys=True, separators=(",", ":"), default=str),
+        prev_hash=prev_hash,
+    )
+    entry.row_hash = compute_hash(prev_hash, entry)
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def _pg_lock() -> Any:
+    from sqlalchemy import func
+
+    return func.pg_advisory_xact_lock(_ADVISORY_LOCK_KEY)
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    checked: int
+    head_hash: str
+    broken_at: int | None = None
+    reason: str | None = None
+
+
+def verify(session: Session, batch_size: int = 5000) -> VerifyResult:
+    """Walk the whole chain; report the first row whose link or content does not hold."""
+    prev_hash = GENESIS_HASH
+    expected_id = 1
+    checked = 0
+    for entry in _iter_entries(session, batch_size):
+        if entry.id != expected_id:
+            return VerifyResult(
+                False, checked, prev_hash, expected_id, f"entry {expected_id} is missing"
+            )
+        if entry.prev_hash != prev_hash:
+            return VerifyResult(
+                False,
+                checked,
+                prev_hash,
+                entry.id,
+                f"entry {entry.id} does not link to entry {entry.id - 1} "
+                "(a row was deleted or rewritten)",
+            )
+        if compute_hash(prev_hash, entry) != entry.row_hash:
+            return VerifyResult(
+                False, checked, prev_hash, entry.id, f"entry {entry.id} was modified"
+            )
+        prev_hash = entry.row_hash
+        expected_id += 1
+        checked += 1
+    return VerifyResult(True, checked, prev_hash)
+
+
+def _iter_entries(session: Session, batch_size: int) -> Iterator[AuditEntry]:
+    last_id = 0
+    while True:
+        rows = (
+            session.execute(
+                select(AuditEntry)
+                .where(AuditEntry.id > last_id)
+                .order_by(AuditEntry.id)
+                .limit(batch_size)
+            )
+            .scalars()
+            .all()
+        )
+        if not rows:
+            return
+        yield from rows
+        last_id = rows[-1].id
+        session.expunge_all()

@@ -1,0 +1,12 @@
+"""The ``palisade`` command: operator commands (``admin``) and member-side tools (``member``).
+
+Human messages go to stderr, machine output (keys, JSON) to stdout, and every failure exits
+non-zero with one clear line; exit codes are listed in docs/CLI.md.
+"""
+
+from sharing.cli import admin, member, ops  # noqa: F401  (modules attach their commands)
+from sharing.cli.base import cli
+
+main = cli
+
+__all__ = ["cli", "main"]

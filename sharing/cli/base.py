@@ -1,0 +1,96 @@
+"""The root click group, the per-invocation Runtime and the error-to-exit-code mapping."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from sharing.config import ConfigError, Settings
+from sharing.crypto.keyring import KeyRingError
+from sharing.errors import Conflict, NotFound, PalisadeError
+from sharing.runtime import Runtime
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_NOT_FOUND = 3
+EXIT_CONFLICT = 4
+EXIT_CONFIG = 5
+EXIT_UNAVAILABLE = 6
+
+
+class CliState:
+    """Lazily built so that member commands never need the server's database or keys."""
+
+    def __init__(self, instance: str | None) -> None:
+        self.instance = instance
+        self._runtime: Runtime | None = None
+
+    def settings(self) -> Settings:
+        overrides = {"instance_path": self.instance} if self.instance else None
+        return Settings.from_env(overrides=overrides)
+
+    def runtime(self, *, create_keys: bool | None = None) -> Runtime:
+        if self._runtime is None:
+            self._runtime = Runtime.build(self.settings(), create_keys=create_keys)
+        return self._runtime
+
+
+def say(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def fail(message: str, code: int = EXIT_FAILURE) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def handle_errors(func: F) -> F:
+    """Map domain and infrastructure errors to one line on stderr and a documented exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except NotFound as exc:
+            fail(exc.message, EXIT_NOT_FOUND)
+        except Conflict as exc:
+            fail(exc.message, EXIT_CONFLICT)
+        except PalisadeError as exc:
+            fail(exc.message, EXIT_USAGE)
+        except (ConfigError, KeyRingError) as exc:
+            fail(str(exc), EXIT_CONFIG)
+        except OperationalError as exc:
+            fail(f"database unavailable: {exc.orig}", EXIT_UNAVAILABLE)
+        except SQLAlchemyError as exc:
+            fail(f"database error: {exc.__class__.__name__}", EXIT_FAILURE)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--instance",
+    envvar="PALISADE_INSTANCE",
+    default=None,
+    help="Instance folder (database, key file). Default: ./instance",
+)
+@click.version_option(package_name="palisade-exchange")
+@click.pass_context
+def cli(ctx: click.Context, instance: str | None) -> None:
+    """Palisade: share hashed indicators of model-distillation campaigns."""
+    ctx.obj = CliState(instance)
+
+
+pass_state = click.make_pass_decorator(CliState)

@@ -1,0 +1,64 @@
+"""AES-256-GCM envelope for every encrypted column.
+
+Layout: ``0x01 | len(key_id) | key_id | nonce(12) | ciphertext+tag``. The key id in the header
+lets rotation find rows still under an old key and lets readers pick the right key. The
+associated data binds a ciphertext to its table, column and row, so copying a ciphertext into
+another row (or column) makes it fail authentication instead of silently decrypting.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+if TYPE_CHECKING:
+    from sharing.crypto.keyring import KeyRing
+
+FORMAT_VERSION = 1
+NONCE_BYTES = 12
+
+
+class CiphertextError(Exception):
+    """A ciphertext is malformed, was tampered with, moved, or its key is unknown."""
+
+
+def associated_data(context: str) -> bytes:
+    return b"palisade/1\x1f" + context.encode()
+
+
+def encrypt(keyring: KeyRing, plaintext: bytes, context: str) -> bytes:
+    """Encrypt under the active key; ``context`` is e.g. ``"users.email:<row id>"``."""
+    key_id = keyring.active_id
+    header = bytes([FORMAT_VERSION, len(key_id)]) + key_id.encode()
+    nonce = os.urandom(NONCE_BYTES)
+    sealed = keyring.aead(key_id).encrypt(nonce, plaintext, associated_data(context))
+    return header + nonce + sealed
+
+
+def key_id_of(blob: bytes) -> str:
+    if len(blob) < 2 or blob[0] != FORMAT_VERSION:
+        raise CiphertextError("not a Palisade ciphertext (unknown format version)")
+    length = blob[1]
+    if len(blob) < 2 + length + NONCE_BYTES + 16:
+        raise CiphertextError("ciphertext is truncated")
+    return blob[2 : 2 + length].decode("ascii", errors="replace")
+
+
+def decrypt(keyring: KeyRing, blob: bytes, context: str) -> bytes:
+    key_id = key_id_of(blob)
+    offset = 2 + blob[1]
+    nonce = blob[offset : offset + NONCE_BYTES]
+    try:
+        aead: AESGCM = keyring.aead(key_id)
+    except KeyError as exc:
+        raise CiphertextError(f"ciphertext is under unknown key {key_id!r}") from exc
+    try:
+        return aead.decrypt(nonce, blob[offset + NONCE_BYTES :], associated_data(context))
+    except InvalidTag as exc:
+        raise CiphertextError(
+            f"ciphertext failed authentication for {context.split(':', 1)[0]} "
+            "(tampered, or moved from another row)"
+        ) from exc

@@ -1,0 +1,111 @@
+"""Database engine and transaction boundaries, shared by the web app, the CLI and the tests.
+
+Services take a ``Session`` and never commit; the adapter that calls them owns the transaction
+through :meth:`Database.transaction`. On SQLite a writing transaction starts with
+``BEGIN IMMEDIATE`` so that two writers queue on the busy timeout instead of failing with
+"database is locked" when a read lock is upgraded, and readers never take the write lock.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+_WRITE_OPTION = "palisade_write"
+
+
+def _prepare_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        # Let SQLAlchemy, not pysqlite, emit BEGIN: pysqlite's implicit transactions break
+        # SAVEPOINT (per-test rollback) and cannot express BEGIN IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        # WAL + NORMAL is durable against process crashes (kill -9), which is what we promise;
+        # FULL would add an fsync per commit for power-loss durability.
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA cache_size=-65536")
+        cursor.execute("PRAGMA temp_store=MEMORY")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        if conn.get_execution_options().get(_WRITE_OPTION):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine with the pragmas and pool settings Palisade relies on."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
+        )
+        _prepare_sqlite(engine)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+class Database:
+    """An engine plus the session factory every adapter uses."""
+
+    def __init__(self, url_or_engine: str | Engine) -> None:
+        self.engine = (
+            make_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
+        )
+        self._factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @property
+    def url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=False)
+
+    def bind_to_connection(self, connection: Connection) -> None:
+        """Route every session through ``connection`` inside SAVEPOINTs (per-test rollback)."""
+        self._factory = sessionmaker(
+            bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        )
+
+    def unbind(self) -> None:
+        self._factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+
+    def session(self) -> Session:
+        return self._factory()
+
+    @contextmanager
+    def transaction(self, *, write: bool = False) -> Iterator[Session]:
+        """One unit of work: commit on success, roll back on any exception."""
+        session = self._factory()
+        try:
+            if write:
+                session.connection(execution_options={_WRITE_OPTION: True})
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()

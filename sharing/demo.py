@@ -1,0 +1,107 @@
+"""A demo consortium for a first look: three member labs, their people and keys, a sharing group.
+
+Seeded by ``palisade serve --demo`` only into an empty database. Credentials are random per
+instance, printed once and written to ``demo-credentials.json`` (mode 0600) in the instance
+folder so they can be found again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+from sqlalchemy import func, select
+
+from sharing import audit
+from sharing.accounts import api_keys, orgs, users
+from sharing.models.accounts import Organization
+from sharing.runtime import Runtime
+
+LABS = (
+    ("aurora-labs", "Aurora Labs"),
+    ("borealis-ai", "Borealis AI"),
+    ("cirrus-research", "Cirrus Research"),
+)
+DEMO_GROUP = "frontier-trust-circle"
+
+
+@dataclass
+class DemoConsortium:
+    users: list[dict[str, str]] = field(default_factory=list)
+    keys: list[dict[str, str]] = field(default_factory=list)
+    group: str = DEMO_GROUP
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"users": self.users, "api_keys": self.keys, "sharing_group": self.group}
+
+
+def seed_if_empty(rt: Runtime) -> DemoConsortium | None:
+    with rt.db.transaction(write=True) as session:
+        if session.scalar(select(func.count()).select_from(Organization)):
+            return None
+        actor = audit.Actor("system:demo")
+        demo = DemoConsortium()
+        group = orgs.create_group(
+            session, DEMO_GROUP, "Labs that share TLP:RED findings", actor=actor
+        )
+        for index, (name, display) in enumerate(LABS):
+            lab = orgs.create_org(session, name, display, actor=actor)
+            if index < 2:
+                orgs.add_group_member(session, group, lab, actor=actor)
+            for suffix, role in (("admin", "org-admin"), ("analyst", "member")):
+                password = secrets.token_urlsafe(12)
+                username = f"{suffix}@{name}"
+                users.create_user(
+                    session, rt.cipher, lab, username, password, role=role, actor=actor
+                )
+                demo.users.append(
+                    {"org": name, "username": username, "password": password, "role": role}
+                )
+            plaintext, _ = api_keys.create_key(
+                session, lab, name="demo pipeline", scopes="read,write,match", actor=actor
+            )
+            demo.keys.append({"org": name, "key": plaintext})
+        platform_password = secrets.token_urlsafe(12)
+        users.create_user(
+            session,
+            rt.cipher,
+            orgs.get_org(session, LABS[0][0]),
+            "operator",
+            platform_password,
+            role="platform-admin",
+            actor=actor,
+        )
+        demo.users.append(
+            {
+                "org": LABS[0][0],
+                "username": "operator",
+                "password": platform_password,
+                "role": "platform-admin",
+            }
+        )
+    _write_credentials(rt, demo)
+    return demo
+
+
+def _write_credentials(rt: Runtime, demo: DemoConsortium) -> None:
+    path = rt.settings.instance_path / "demo-credentials.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(demo.as_dict(), handle, indent=2)
+
+
+def print_welcome(demo: DemoConsortium, base_url: str) -> None:
+    echo = lambda text="": click.echo(text, err=True)  # noqa: E731
+    echo()
+    echo("Demo consortium seeded: three member labs.")
+    for entry in demo.users:
+        echo(f"  {entry['role']:<15} {entry['username']:<28} password {entry['password']}")
+    for entry in demo.keys:
+        echo(f"  API key for {entry['org']:<16} {entry['key']}")
+    echo(f"Try: curl -H 'Authorization: Bearer {demo.keys[0]['key']}' {base_url}/api/v1/whoami")
+    echo("These credentials are also in instance/demo-credentials.json (mode 0600).")
+    echo()

@@ -1,0 +1,1 @@
+"""The Flask side: app factory, authentication, error rendering. Thin over the services."""

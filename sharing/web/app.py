@@ -1,0 +1,66 @@
+"""The app factory: builds a Runtime, registers blueprints and error handlers. No globals."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from sharing.config import Settings
+from sharing.runtime import Runtime
+
+EXTENSION_KEY = "palisade"
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the WSGI app.
+
+    ``config`` may hold Flask settings (upper case), Settings overrides (lower case, e.g.
+    ``database_url``), or ready-made pieces for tests: ``settings``, ``database``,
+    ``key_source``.
+    """
+    config = dict(config or {})
+    settings = config.pop("settings", None)
+    database = config.pop("database", None)
+    key_source = config.pop("key_source", None)
+    flask_config = {k: v for k, v in config.items() if k.isupper()}
+    overrides = {k: v for k, v in config.items() if not k.isupper()}
+    if settings is None:
+        settings = Settings.from_env(overrides=overrides)
+
+    runtime = Runtime.build(settings, database=database, key_source=key_source)
+
+    app = Flask("sharing", instance_path=str(settings.instance_path), instance_relative_config=True)
+    app.config.update(
+        SECRET_KEY=runtime.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_content_length,
+        JSON_SORT_KEYS=False,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.is_production,
+        PALISADE_SETTINGS=settings,
+    )
+    app.config.update(flask_config)
+    app.extensions[EXTENSION_KEY] = runtime
+    if settings.trusted_proxies:
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+
+    from sharing.web import errors, health
+
+    errors.register(app)
+    app.register_blueprint(health.blueprint)
+
+    from sharing.api import register as register_api
+
+    register_api(app)
+
+    if not app.debug:
+        logging.getLogger("sharing").setLevel(logging.INFO)
+    return app
+
+
+def runtime_of(app: Flask) -> Runtime:
+    return app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
