@@ -1,0 +1,69 @@
+"""The hash-chained audit log detects changed and deleted rows."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, update
+
+from sharing import audit
+from sharing.models.audit import AuditEntry
+
+
+def _append(session, n):
+    for i in range(n):
+        audit.record(session, audit.Actor("cli"), "test.act", f"thing:{i}", {"n": i})
+
+
+def test_an_untouched_chain_verifies(db):
+    with db.transaction(write=True) as s:
+        _append(s, 5)
+    with db.transaction() as s:
+        result = audit.verify(s)
+    assert result.ok and result.checked >= 5 and len(result.head_hash) == 64
+
+
+def test_each_entry_links_to_the_previous_one(db):
+    with db.transaction(write=True) as s:
+        _append(s, 3)
+        rows = s.query(AuditEntry).order_by(AuditEntry.id).all()
+    assert rows[0].prev_hash == audit.GENESIS_HASH or rows[0].id > 1
+    for before, after in zip(rows, rows[1:], strict=False):
+        assert after.prev_hash == before.row_hash
+        assert after.id == before.id + 1
+
+
+def test_a_modified_row_breaks_verification_at_that_row(db):
+    with db.transaction(write=True) as s:
+        _append(s, 5)
+        target = s.query(AuditEntry).order_by(AuditEntry.id).all()[2].id
+        s.execute(update(AuditEntry).where(AuditEntry.id == target).values(details='{"n":99}'))
+    with db.transaction() as s:
+        result = audit.verify(s)
+    assert not result.ok
+    assert result.broken_at == target
+    assert "modified" in (result.reason or "")
+
+
+def test_a_deleted_row_breaks_verification(db):
+    with db.transaction(write=True) as s:
+        _append(s, 5)
+        target = s.query(AuditEntry).order_by(AuditEntry.id).all()[2].id
+        s.execute(delete(AuditEntry).where(AuditEntry.id == target))
+    with db.transaction() as s:
+        result = audit.verify(s)
+    assert not result.ok
+    assert result.broken_at == target
+    assert "missing" in (result.reason or "")
+
+
+def test_a_row_rewritten_with_a_recomputed_hash_still_breaks_the_next_link(db):
+    with db.transaction(write=True) as s:
+        _append(s, 4)
+        rows = s.query(AuditEntry).order_by(AuditEntry.id).all()
+        victim = rows[1]
+        victim.details = '{"n":"forged"}'
+        victim.row_hash = audit.compute_hash(victim.prev_hash, victim)
+        s.flush()
+    with db.transaction() as s:
+        result = audit.verify(s)
+    assert not result.ok
+    assert result.broken_at == rows[2].id
