@@ -65,6 +65,7 @@ def write_backup(rt: Runtime, output: Path, *, include_keys: bool = True) -> dic
         "includes_keys": include_keys,
     }
     fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # O_CREAT's mode does not apply to a file that already exists
     with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as archive:
         with rt.db.engine.connect() as conn:
             if rt.db.dialect == "postgresql":
@@ -99,9 +100,14 @@ def _read_member(archive: tarfile.TarFile, name: str) -> bytes:
         member = archive.extractfile(name)
     except KeyError as exc:
         raise InvalidInput(f"backup is missing {name}") from exc
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise InvalidInput(f"backup is unreadable (truncated?): {exc}") from exc
     if member is None:
         raise InvalidInput(f"backup entry {name} is not a file")
-    return member.read()
+    try:
+        return member.read()
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise InvalidInput(f"backup entry {name} is unreadable (truncated?): {exc}") from exc
 
 
 def restore_backup(settings: Settings, archive_path: Path) -> dict[str, Any]:
@@ -111,8 +117,11 @@ def restore_backup(settings: Settings, archive_path: Path) -> dict[str, Any]:
     except (tarfile.TarError, OSError) as exc:
         raise InvalidInput(f"{archive_path} is not a Palisade backup: {exc}") from exc
     with archive:
-        manifest = json.loads(_read_member(archive, "manifest.json"))
-        if manifest.get("format") != FORMAT:
+        try:
+            manifest = json.loads(_read_member(archive, "manifest.json"))
+        except ValueError as exc:
+            raise InvalidInput(f"{archive_path} has an unreadable manifest.json: {exc}") from exc
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             raise InvalidInput(f"{archive_path} is not a {FORMAT} archive")
         db = Database(settings.database_url)
         try:
@@ -124,12 +133,16 @@ def restore_backup(settings: Settings, archive_path: Path) -> dict[str, Any]:
                 for table in _tables():
                     if table.name not in manifest["tables"]:
                         continue
-                    data = gzip.decompress(_read_member(archive, f"tables/{table.name}.jsonl.gz"))
-                    rows = [
-                        {k: _decode(v) for k, v in json.loads(line).items()}
-                        for line in data.splitlines()
-                        if line
-                    ]
+                    name = f"tables/{table.name}.jsonl.gz"
+                    try:
+                        data = gzip.decompress(_read_member(archive, name))
+                        rows = [
+                            {k: _decode(v) for k, v in json.loads(line).items()}
+                            for line in data.splitlines()
+                            if line
+                        ]
+                    except (OSError, EOFError, ValueError, AttributeError) as exc:
+                        raise InvalidInput(f"backup entry {name} is corrupt: {exc}") from exc
                     for start in range(0, len(rows), BATCH):
                         conn.execute(insert(table), rows[start : start + BATCH])
                 if db.dialect == "postgresql":

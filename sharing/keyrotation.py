@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 
 from sharing import audit
 from sharing.crypto import aead
-from sharing.crypto.keyring import KeyRing, KeySource
+from sharing.crypto.keyring import KeyRing, KeyRingError, KeySource
 from sharing.db import Database
 from sharing.models.base import Base, utcnow
 from sharing.models.keyring import DataKeyRecord
@@ -63,12 +63,15 @@ def _reencrypt_column(
     db: Database, ring: KeyRing, column: EncryptedColumn, batch_size: int
 ) -> Iterator[int]:
     model = column.model
-    pk = model.id  # type: ignore[attr-defined]
+    pk = model.__mapper__.primary_key[0]
+    aad_key = getattr(model, model.__aad_key__)
     attr = getattr(model, column.attribute)
     last: Any = None
     while True:
         with db.transaction(write=True) as session:
-            query = select(pk, attr).where(attr.is_not(None)).order_by(pk).limit(batch_size)
+            query = (
+                select(pk, aad_key, attr).where(attr.is_not(None)).order_by(pk).limit(batch_size)
+            )
             if last is not None:
                 query = query.where(pk > last)
             rows = session.execute(query).all()
@@ -76,17 +79,20 @@ def _reencrypt_column(
                 return
             last = rows[-1][0]
             changed = 0
-            for row_id, blob in rows:
+            for row_id, aad_value, blob in rows:
                 if aead.key_id_of(blob) == ring.active_id:
                     continue
-                context = f"{column.context}:{row_id}"
+                context = f"{column.context}:{aad_value}"
                 plaintext = aead.decrypt(ring, blob, context)
-                session.execute(
+                # Compare-and-swap: a value a worker rewrote since we read it is left alone
+                # (a later pass picks it up if it is still under an old key), never clobbered.
+                result = session.execute(
                     update(model)
-                    .where(pk == row_id)
+                    .where(pk == row_id, attr == blob)
                     .values({column.attribute: aead.encrypt(ring, plaintext, context)})
+                    .execution_options(synchronize_session=False)
                 )
-                changed += 1
+                changed += result.rowcount or 0
         yield changed
 
 
@@ -99,7 +105,14 @@ def rotate(
     grace_seconds: float = KeySource.RECHECK_SECONDS + 1,
     progress: Callable[[int], Any] | None = None,
 ) -> RotationResult:
-    new_ring = source.current().with_new_active_key()
+    if source.path is None:
+        # The new key would exist only in this process: everything re-encrypted under it
+        # would be unreadable once it exits.
+        raise KeyRingError(
+            "the data keys come from environment variables, which rotation cannot update: add a "
+            "key to PALISADE_DATA_KEYS and point PALISADE_ACTIVE_DATA_KEY at it instead"
+        )
+    new_ring = source.refresh().with_new_active_key()
     source.replace(new_ring)
     now = utcnow()
     with db.transaction(write=True) as session:

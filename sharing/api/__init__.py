@@ -35,8 +35,9 @@ def register(app: Flask) -> Api:
         },
     )
     api = Api(app)
-    from sharing.api import whoami
+    from sharing.api import bundles, whoami
 
     api.register_blueprint(whoami.blueprint)
+    api.register_blueprint(bundles.blueprint)
     app.extensions["palisade_api"] = api
     return api

@@ -28,7 +28,7 @@ def org_create(state: CliState, name: str, display_name: str | None) -> None:
     """Create a member organization NAME."""
     with state.runtime().db.transaction(write=True) as session:
         created = orgs.create_org(session, name, display_name, actor=audit.CLI)
-        say(f"created organization {created.name!r} (id {created.id})")
+    say(f"created organization {created.name!r} (id {created.id})")
 
 
 @org.command("list")
@@ -93,7 +93,7 @@ def user_create(
             email=email,
             actor=audit.CLI,
         )
-        say(f"created user {created.username!r} in {member_org.name!r} with role {role}")
+    say(f"created user {created.username!r} in {member_org.name!r} with role {role}")
     if generated:
         click.echo(password)
 

@@ -42,6 +42,12 @@ class CliState:
             self._runtime = Runtime.build(self.settings(), create_keys=create_keys)
         return self._runtime
 
+    def close(self) -> None:
+        """Release the database connections when the command ends (matters in-process)."""
+        if self._runtime is not None:
+            self._runtime.db.dispose()
+            self._runtime = None
+
 
 def say(message: str) -> None:
     click.echo(message, err=True)
@@ -91,6 +97,7 @@ def handle_errors(func: F) -> F:
 def cli(ctx: click.Context, instance: str | None) -> None:
     """Palisade: share hashed indicators of model-distillation campaigns."""
     ctx.obj = CliState(instance)
+    ctx.call_on_close(ctx.obj.close)
 
 
 pass_state = click.make_pass_decorator(CliState)

@@ -65,8 +65,13 @@ def db() -> None:
 @handle_errors
 def db_upgrade(state: CliState, revision: str) -> None:
     """Apply migrations up to REVISION."""
+    from sharing.keyrotation import ensure_key_records
+
     rt = state.runtime()
     migrate.upgrade(rt.db.engine, revision)
+    if migrate.is_at_head(rt.db.engine):
+        # Record the key ids now, so `keys status` is accurate before the first `serve`.
+        ensure_key_records(rt.db, rt.keys.current())
     say(f"database at revision {migrate.current_revision(rt.db.engine)}")
 
 
@@ -97,15 +102,23 @@ def keys_init(state: CliState) -> None:
 
 @keys.command("rotate")
 @click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 100_000))
+@click.option(
+    "--grace-seconds",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Wait before the catch-up pass so running workers notice the new key "
+    "(default: the key-file recheck interval plus one second).",
+)
 @pass_state
 @handle_errors
-def keys_rotate(state: CliState, batch_size: int) -> None:
+def keys_rotate(state: CliState, batch_size: int, grace_seconds: float | None) -> None:
     """Add a data key, make it active and re-encrypt every stored value in batches."""
     from sharing.keyrotation import ensure_key_records, rotate
 
     rt = state.runtime(create_keys=False)
     ensure_key_records(rt.db, rt.keys.current())
-    result = rotate(rt.db, rt.keys, actor=audit.CLI, batch_size=batch_size)
+    extra = {} if grace_seconds is None else {"grace_seconds": grace_seconds}
+    result = rotate(rt.db, rt.keys, actor=audit.CLI, batch_size=batch_size, **extra)
     say(
         f"active data key is now {result.new_key_id}; re-encrypted {result.reencrypted} "
         f"values in {result.passes} passes"

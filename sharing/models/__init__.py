@@ -8,15 +8,28 @@ secrets). Later issues add their own modules (indicators, reports, change log).
 from sharing.models.accounts import ApiKey, Organization, SharingGroup, SharingGroupMember, User
 from sharing.models.audit import AuditEntry
 from sharing.models.base import Base
+from sharing.models.consortium import ConsortiumKeyId
+from sharing.models.context import ContextLink, ContextObject
+from sharing.models.feed import FeedEntry
+from sharing.models.indicators import Indicator, PromptBand, Report
 from sharing.models.keyring import DataKeyRecord
+from sharing.models.submissions import Submission
 
 __all__ = [
     "ApiKey",
     "AuditEntry",
     "Base",
+    "ConsortiumKeyId",
+    "ContextLink",
+    "ContextObject",
     "DataKeyRecord",
+    "FeedEntry",
+    "Indicator",
     "Organization",
+    "PromptBand",
+    "Report",
     "SharingGroup",
     "SharingGroupMember",
+    "Submission",
     "User",
 ]

@@ -51,9 +51,11 @@ def new_uuid() -> str:
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
-    # Columns holding ciphertext: {attribute: context prefix}. The row's ``id`` completes the
-    # associated data, so key rotation can walk every encrypted column generically.
+    # Columns holding ciphertext: {attribute: context prefix}. The attribute named by
+    # ``__aad_key__`` (a value fixed before insert) completes the associated data, so key
+    # rotation can walk every encrypted column generically.
     __encrypted__: dict[str, str] = {}
+    __aad_key__: str = "id"
 
 
 def uuid_pk() -> Any:

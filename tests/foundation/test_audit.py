@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from sqlalchemy import delete, update
 
 from sharing import audit
@@ -26,7 +28,7 @@ def test_each_entry_links_to_the_previous_one(db):
         _append(s, 3)
         rows = s.query(AuditEntry).order_by(AuditEntry.id).all()
     assert rows[0].prev_hash == audit.GENESIS_HASH or rows[0].id > 1
-    for before, after in zip(rows, rows[1:], strict=False):
+    for before, after in itertools.pairwise(rows):
         assert after.prev_hash == before.row_hash
         assert after.id == before.id + 1
 

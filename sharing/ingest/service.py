@@ -1,0 +1,169 @@
+"""Bundle in, per-object outcomes out: the ingest service every door (REST, TAXII, portal) uses.
+
+Validation happens before the write transaction (it needs no database), so the lock is held
+only for the writes. Every object gets an outcome; valid objects land even when others in the
+same bundle fail; the whole bundle's writes commit or roll back together.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+
+from sharing import audit, ledger
+from sharing.accounts.principal import Principal
+from sharing.errors import Busy, NotFound
+from sharing.ingest.bundle import parse_bundle
+from sharing.ingest.outcomes import Outcome, StatusReport, stix_timestamp
+from sharing.ingest.validate import ContextIn, IndicatorIn, Rejected, check_object
+from sharing.ingest.writer import BundleWriter
+from sharing.models.base import utcnow
+from sharing.models.submissions import Submission
+from sharing.runtime import Runtime
+from sharing.visibility import reporter_index
+
+BUSY_RETRIES = 3
+RAW_GZIP_LEVEL = 1  # provenance copy: speed matters more than a few percent of size
+
+
+def validate_objects(
+    objects: list[Any], now: Any
+) -> tuple[list[IndicatorIn], list[ContextIn], list[Outcome]]:
+    indicators: list[IndicatorIn] = []
+    contexts: list[ContextIn] = []
+    failures: list[Outcome] = []
+    seen: dict[str, int] = {}
+    for index, obj in enumerate(objects):
+        object_id = obj.get("id") if isinstance(obj, dict) else None
+        if not isinstance(object_id, str):
+            object_id = None
+        version = obj.get("modified") if isinstance(obj, dict) else None
+        version = version if isinstance(version, str) else None
+        if object_id is not None:
+            if object_id in seen:
+                failures.append(
+                    Outcome(
+                        index,
+                        object_id,
+                        version,
+                        False,
+                        f"duplicate id: objects[{seen[object_id]}] has the same id in this bundle",
+                    )
+                )
+                continue
+            seen[object_id] = index
+        try:
+            item = check_object(obj, index, now=now)
+        except Rejected as exc:
+            failures.append(Outcome(index, object_id, version, False, exc.message))
+            continue
+        (indicators if isinstance(item, IndicatorIn) else contexts).append(item)
+    return indicators, contexts, failures
+
+
+def submit_bundle(rt: Runtime, principal: Principal, body: bytes) -> StatusReport:
+    """Validate, deduplicate, encrypt and store one bundle; return its status resource."""
+    principal.require_scope("write")
+    bundle = parse_bundle(body, max_objects=rt.settings.max_objects_per_bundle)
+    now = utcnow()
+    indicators, contexts, failures = validate_objects(bundle["objects"], now)
+    report = StatusReport(str(uuid.uuid4()), now)
+    reporter_bi = reporter_index(rt.cipher, principal.org_id)
+    raw = gzip.compress(body, compresslevel=RAW_GZIP_LEVEL, mtime=0)
+
+    for attempt in range(BUSY_RETRIES):
+        try:
+            with rt.db.transaction(write=True) as session:
+                ledger.acquire(session)
+                writer = BundleWriter(session, rt.cipher, principal, reporter_bi, report.id, now)
+                outcomes = failures + writer.write_indicators(indicators)
+                outcomes += writer.write_contexts(contexts)
+                outcomes.sort(key=lambda o: o.index)
+                report.outcomes = outcomes
+                ledger.append(session, list(writer.changes.values()))
+                session.add(_submission_row(rt, report, reporter_bi, raw))
+                audit.record(
+                    session,
+                    principal.actor,
+                    "bundle.submit",
+                    f"submission:{report.id}",
+                    {
+                        "objects": len(outcomes),
+                        "succeeded": len(report.successes),
+                        "failed": len(report.failures),
+                    },
+                )
+            return report
+        except OperationalError as exc:
+            if not _is_busy(exc) or attempt == BUSY_RETRIES - 1:
+                if _is_busy(exc):
+                    raise Busy("the store is busy; retry shortly", retry_after=2) from exc
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _is_busy(exc: OperationalError) -> bool:
+    text = str(exc.orig).lower()
+    return "database is locked" in text or "deadlock" in text or "could not serialize" in text
+
+
+def _submission_row(
+    rt: Runtime, report: StatusReport, reporter_bi: bytes, raw: bytes
+) -> Submission:
+    retention = rt.settings.raw_bundle_retention_days
+    outcomes = {
+        "successes": [o.as_status_detail() for o in report.successes],
+        "failures": [o.as_status_detail() for o in report.failures],
+    }
+    return Submission(
+        id=report.id,
+        reporter_bi=reporter_bi,
+        received_at=report.request_timestamp,
+        status="complete",
+        total_count=len(report.outcomes),
+        success_count=len(report.successes),
+        failure_count=len(report.failures),
+        pending_count=0,
+        outcomes_ct=rt.cipher.encrypt(
+            json.dumps(outcomes, separators=(",", ":")).encode(),
+            f"submissions.outcomes:{report.id}",
+        ),
+        raw_ct=(rt.cipher.encrypt(raw, f"submissions.raw:{report.id}") if retention > 0 else None),
+        raw_expires_at=(
+            report.request_timestamp + timedelta(days=retention) if retention > 0 else None
+        ),
+    )
+
+
+def get_status(rt: Runtime, principal: Principal, status_id: str) -> dict[str, Any]:
+    """A submission's status resource; only the submitting member may read it."""
+    reporter_bi = reporter_index(rt.cipher, principal.org_id)
+    with rt.db.transaction() as session:
+        row = session.scalar(
+            select(Submission).where(
+                Submission.id == status_id, Submission.reporter_bi == reporter_bi
+            )
+        )
+        if row is None:
+            raise NotFound(f"no submission {status_id!r} of yours")
+        outcomes = json.loads(rt.cipher.decrypt(row.outcomes_ct, f"submissions.outcomes:{row.id}"))
+    return {
+        "id": row.id,
+        "status": row.status,
+        "request_timestamp": stix_timestamp(row.received_at),
+        "total_count": row.total_count,
+        "success_count": row.success_count,
+        "successes": outcomes["successes"],
+        "failure_count": row.failure_count,
+        "failures": outcomes["failures"],
+        "pending_count": row.pending_count,
+        "pendings": [],
+    }

@@ -1,0 +1,89 @@
+"""Canonical indicators and the members' reports on them.
+
+One canonical row per (kind, blind index): its STIX id is assigned once and its value (the
+member-side hash string) is stored encrypted. Each member's submission about it is a report,
+holding that member's confidence, marking, sharing group, validity window and anonymity.
+Attribution is kept out of reach of the operator: a report stores a blind index of its
+reporter (for "my reports" lookups) and the reporter's id encrypted (for display when the
+report is not anonymous), never a plain foreign key to the organization.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from sharing.models.base import Base, UTCDateTime, utcnow
+
+
+class Indicator(Base):
+    __tablename__ = "indicators"
+    __encrypted__ = {"value_ct": "indicators.value", "signature_ct": "indicators.signature"}
+    __aad_key__ = "stix_id"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    stix_id: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    # HMAC(K_idx, kind 0x1f value): the kind is inside the MAC, so one unique index serves
+    # "unique per kind" and every lookup.
+    blind_index: Mapped[bytes] = mapped_column(LargeBinary(16), unique=True)
+    value_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    # Which consortium key hashed the value (public: it is in the hash string members share).
+    consortium_key_id: Mapped[str] = mapped_column(String(32))
+    # First 5 hex digits of the member-side hash: the k-anonymity range bucket (20 bits).
+    hash_prefix: Mapped[str] = mapped_column(String(5), index=True)
+    signature_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Report(Base):
+    __tablename__ = "reports"
+    __encrypted__ = {"reporter_ct": "reports.reporter", "details_ct": "reports.details"}
+    __table_args__ = (
+        UniqueConstraint("reporter_bi", "source_id"),
+        Index("ix_reports_indicator_id_active", "indicator_id", "revoked"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id"))
+    reporter_bi: Mapped[bytes] = mapped_column(LargeBinary(16))
+    reporter_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    # The member's own STIX id and modified time for the indicator it sent.
+    source_id: Mapped[str] = mapped_column(String(64))
+    source_modified: Mapped[datetime] = mapped_column(UTCDateTime)
+    confidence: Mapped[int | None] = mapped_column(SmallInteger)
+    tlp: Mapped[str] = mapped_column(String(16))
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("sharing_groups.id"), index=True)
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime)
+    valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Name, description, labels... as the member wrote them (encrypted JSON).
+    details_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    submission_id: Mapped[str] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PromptBand(Base):
+    """MinHash LSH band hashes of prompt indicators: candidates for similarity matching."""
+
+    __tablename__ = "prompt_bands"
+
+    indicator_id: Mapped[int] = mapped_column(
+        ForeignKey("indicators.id", ondelete="CASCADE"), primary_key=True
+    )
+    band: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    band_hash: Mapped[int] = mapped_column(BigInteger, index=True)
