@@ -142,3 +142,13 @@ def pytest_report_header(config: pytest.Config) -> str:
         "PostgreSQL backend: not configured, its half of the suite is skipped "
         "(source .ci/postgres.sh to run it)"
     )
+
+
+@pytest.fixture
+def live(backend: str, tmp_path: Path) -> Iterator[Any]:
+    """A real server on loopback over a fresh database of each backend (see tests/live.py)."""
+    from tests.live import live_server
+
+    url = fresh_database_url(backend, tmp_path, "palisade_live")
+    with live_server(url, tmp_path / "live-instance") as server:
+        yield server
