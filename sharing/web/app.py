@@ -48,14 +48,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
+    from sharing.api import register as register_api
     from sharing.web import errors, health
 
-    errors.register(app)
     app.register_blueprint(health.blueprint)
-
-    from sharing.api import register as register_api
-
     register_api(app)
+    # Last, so that ours replace flask-smorest's default HTTPException handler.
+    errors.register(app)
 
     if not app.debug:
         logging.getLogger("sharing").setLevel(logging.INFO)
