@@ -89,11 +89,13 @@ def submit_bundle(rt: Runtime, principal: Principal, body: bytes) -> StatusRepor
                 report.outcomes = outcomes
                 ledger.append(session, list(writer.changes.values()))
                 session.add(_submission_row(rt, report, reporter_bi, raw))
+                # Counts only, and no submission id: the log names the member, so a link
+                # from it to the submission would undo the pseudonymous attribution.
                 audit.record(
                     session,
                     principal.actor,
                     "bundle.submit",
-                    f"submission:{report.id}",
+                    "bundle",
                     {
                         "objects": len(outcomes),
                         "succeeded": len(report.successes),

@@ -92,8 +92,9 @@ def test_an_unsupported_content_type_gets_415(client, exchange, content_type):
 def test_no_credentials_get_401_and_a_read_only_key_gets_403(client, exchange):
     reader = exchange.member("lab-r", scopes="read,match")
     data = json.dumps(make_bundle(make_indicator("a@evil.test"))).encode()
-    assert client.post("/api/v1/bundles", data=data,
-                       headers={"Content-Type": STIX}).status_code == 401
+    assert (
+        client.post("/api/v1/bundles", data=data, headers={"Content-Type": STIX}).status_code == 401
+    )
     response = post(client, reader.key, data)
     assert response.status_code == 403 and "'write' scope" in response.json["message"]
     assert_nothing_stored(exchange)

@@ -17,33 +17,45 @@ def _bad_cases():
     base = make_indicator("bad@evil.test")
     value = base["pattern"].split("value = '")[1].rstrip("']")
     cases = {
-        "unknown type": ({"type": "malware", "id": "malware--1", "spec_version": "2.1"},
-                         "is not accepted"),
+        "unknown type": (
+            {"type": "malware", "id": "malware--1", "spec_version": "2.1"},
+            "is not accepted",
+        ),
         "not an object": ("just a string", "is not a JSON object"),
-        "other pattern": (dict(base, pattern="[ipv4-addr:value = '1.2.3.4']"),
-                          "invalid pattern"),
+        "other pattern": (dict(base, pattern="[ipv4-addr:value = '1.2.3.4']"), "invalid pattern"),
         "sigma": (dict(base, pattern_type="sigma"), "pattern_type must be 'stix'"),
-        "bad hash": (dict(base, pattern=base["pattern"].replace(value, "md5:c1:abc")),
-                     "invalid pattern"),
+        "bad hash": (
+            dict(base, pattern=base["pattern"].replace(value, "md5:c1:abc")),
+            "invalid pattern",
+        ),
         "unknown key id": (
             make_indicator("k@evil.test", key=ConsortiumKey("c9", b"\x22" * 32)),
             "unknown consortium key id 'c9'",
         ),
-        "future": (dict(base, created=ts(days=3), modified=ts(days=3), valid_from=ts(days=3)),
-                   "is in the future"),
+        "future": (
+            dict(base, created=ts(days=3), modified=ts(days=3), valid_from=ts(days=3)),
+            "is in the future",
+        ),
         "bad id": (dict(base, id="indicator--not-a-uuid"), "not valid STIX 2.1"),
-        "valid_until before valid_from": (dict(base, valid_until=ts(days=-30)),
-                                          "not valid STIX 2.1"),
+        "valid_until before valid_from": (
+            dict(base, valid_until=ts(days=-30)),
+            "not valid STIX 2.1",
+        ),
         "confidence": (dict(base, confidence=101), "must be an integer from 0 to 100"),
         "two TLPs": (
-            dict(base, object_marking_refs=[
-                "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487",
-                "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1",
-            ]),
+            dict(
+                base,
+                object_marking_refs=[
+                    "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487",
+                    "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1",
+                ],
+            ),
             "conflicting TLP markings",
         ),
-        "modified before created": (dict(base, modified=ts(days=-9)),
-                                    "'modified' is earlier than 'created'"),
+        "modified before created": (
+            dict(base, modified=ts(days=-9)),
+            "'modified' is earlier than 'created'",
+        ),
     }
     return cases
 
