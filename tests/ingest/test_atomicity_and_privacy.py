@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 
 import pytest
@@ -49,7 +50,7 @@ def test_every_change_lands_in_the_feed_log_in_sequence(exchange):
     rows = exchange.session.execute(select(FeedEntry).order_by(FeedEntry.seq)).scalars().all()
     assert [r.seq for r in rows] == list(range(1, len(rows) + 1))
     assert len(rows) == 3
-    assert all(a.changed_at <= b.changed_at for a, b in zip(rows, rows[1:], strict=False))
+    assert all(a.changed_at <= b.changed_at for a, b in itertools.pairwise(rows))
 
 
 def _dump(session) -> bytes:
