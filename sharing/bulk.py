@@ -11,18 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
-
-def _sqlite_datetime(value: datetime, cache: dict[datetime, str]) -> str:
-    text = cache.get(value)
-    if text is None:
-        naive = value.astimezone(UTC).replace(tzinfo=None)
-        text = cache[value] = naive.isoformat(sep=" ", timespec="microseconds")
-    return text
+from sharing.models.base import UTCDateTime
 
 
 def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -32,20 +28,33 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
     connection = session.connection()
     dialect = connection.dialect.name
     names = ", ".join(columns)
+    getter = itemgetter(*columns)
+    params: list[Any] = [getter(row) for row in rows]
+    if len(columns) == 1:
+        params = [(value,) for value in params]
     if dialect == "sqlite":
         placeholders = ", ".join("?" for _ in columns)
-        # A bundle's rows share a handful of distinct timestamps: format each once.
-        cache: dict[datetime, str] = {}
-        params: list[Any] = [
-            tuple(
-                _sqlite_datetime(v, cache) if isinstance(v, datetime) else v
-                for v in (row[c] for c in columns)
-            )
-            for row in rows
+        datetime_positions = [
+            i for i, name in enumerate(columns) if isinstance(table.c[name].type, UTCDateTime)
         ]
+        if datetime_positions:
+            params = [_sqlite_datetimes(row, datetime_positions) for row in params]
     else:
         placeholders = ", ".join("%s" for _ in columns)
-        params = [tuple(row[c] for c in columns) for row in rows]
     # Table and column names come from our own metadata, never from input.
     sql = f"INSERT INTO {table.name} ({names}) VALUES ({placeholders})"  # noqa: S608
     connection.exec_driver_sql(sql, params)
+
+
+@lru_cache(maxsize=4096)
+def _sqlite_datetime(value: datetime) -> str:
+    """UTCDateTime's SQLite storage form; a bundle's rows share few distinct values."""
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def _sqlite_datetimes(row: tuple[Any, ...], positions: list[int]) -> tuple[Any, ...]:
+    values = list(row)
+    for i in positions:
+        if values[i] is not None:
+            values[i] = _sqlite_datetime(values[i])
+    return tuple(values)

@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 
 from sharing.crypto.cipher import FieldCipher
 from sharing.models.context import ContextLink, ContextObject
-from sharing.models.indicators import Indicator, Report
+from sharing.models.indicators import Indicator, Report, Reporter
+from sharing.models.sightings import Sighting
 from sharing.visibility import Viewer, audience_filter
 
 TLP_ORDER = ("clear", "green", "amber", "amber+strict", "red")
@@ -35,7 +36,7 @@ ANONYMOUS_LABEL = "a member"
 
 @dataclass
 class ReportView:
-    report_id: str
+    report_id: int
     reporter: str  # organization name, or "a member"
     reporter_key: bytes  # the reporter's blind index: distinct reporters, even anonymous ones
     own: bool
@@ -147,7 +148,7 @@ def summarise(
     if not ids:
         return {}
     summaries: dict[int, Summary] = {}
-    names = org_names if org_names is not None else _org_names(session)
+    names = _ReporterNames(session, cipher, org_names)
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         rows = session.execute(
@@ -164,20 +165,42 @@ def summarise(
                 summary = summaries[report.indicator_id] = Summary(
                     report.indicator_id, stix_id, kind, now=now
                 )
-            summary.reports.append(_report_view(cipher, viewer, report, now, names))
+            summary.reports.append(_report_view(viewer, report, now, names))
     _attach_campaigns(session, cipher, viewer, summaries)
+    _attach_sightings(session, viewer, summaries)
     return summaries
 
 
+class _ReporterNames:
+    """Organization names by reporter pseudonym, decrypting each member's entry once."""
+
+    def __init__(
+        self, session: Session, cipher: FieldCipher, org_names: dict[int, str] | None
+    ) -> None:
+        self.session = session
+        self.cipher = cipher
+        self.org_names = org_names
+        self._cache: dict[bytes, str] = {}
+
+    def __call__(self, reporter_bi: bytes) -> str:
+        name = self._cache.get(reporter_bi)
+        if name is None:
+            if self.org_names is None:
+                self.org_names = _org_names(self.session)
+            row = self.session.get(Reporter, reporter_bi.hex())
+            name = ANONYMOUS_LABEL
+            if row is not None:
+                org_id = int(self.cipher.decrypt_text(row.org_ct, f"reporters.org:{row.id}"))
+                name = self.org_names.get(org_id, ANONYMOUS_LABEL)
+            self._cache[reporter_bi] = name
+        return name
+
+
 def _report_view(
-    cipher: FieldCipher, viewer: Viewer, report: Report, now: datetime, names: dict[int, str]
+    viewer: Viewer, report: Report, now: datetime, names: _ReporterNames
 ) -> ReportView:
     own = bytes(report.reporter_bi) == viewer.reporter_bi
-    if report.anonymous and not own:
-        reporter = ANONYMOUS_LABEL
-    else:
-        org_id = int(cipher.decrypt_text(report.reporter_ct, f"reports.reporter:{report.id}"))
-        reporter = names.get(org_id, ANONYMOUS_LABEL)
+    reporter = ANONYMOUS_LABEL if report.anonymous and not own else names(bytes(report.reporter_bi))
     return ReportView(
         report_id=report.id,
         reporter=reporter,
@@ -239,6 +262,34 @@ def _attach_campaigns(
                 summary.campaigns.append(names[target])
     for summary in summaries.values():
         summary.campaigns.sort()
+
+
+def _attach_sightings(session: Session, viewer: Viewer, summaries: dict[int, Summary]) -> None:
+    """Sightings (distinct members who saw it, in audiences the viewer is in) and disputes.
+
+    ``sighting_count`` counts members, not their reported counts, so one member cannot push a
+    score up by reporting the same sighting many times. A false positive disputes the indicator
+    for every viewer who can see it (issue 6), whichever audience the opinion itself has.
+    """
+    ids = sorted(summaries)
+    for start in range(0, len(ids), 500):
+        rows = session.execute(
+            select(
+                Sighting.indicator_id,
+                Sighting.kind,
+                Sighting.last_seen,
+                Sighting.group_id,
+                Sighting.reporter_bi,
+            ).where(Sighting.indicator_id.in_(ids[start : start + 500]))
+        ).all()
+        for indicator_id, kind, last_seen, group_id, reporter_bi in rows:
+            summary = summaries[indicator_id]
+            if kind == "false_positive":
+                summary.disputed = True
+            elif viewer.can_see(group_id, bytes(reporter_bi)):
+                summary.sighting_count += 1
+                if summary.last_sighted is None or last_seen > summary.last_sighted:
+                    summary.last_sighted = last_seen
 
 
 def decrypt_value(cipher: FieldCipher, stix_id: str, value_ct: bytes) -> str:

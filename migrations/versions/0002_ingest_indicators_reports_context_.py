@@ -118,11 +118,16 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_prompt_bands_band_hash"), ["band_hash"], unique=False)
 
     op.create_table(
+        "reporters",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("org_ct", sa.LargeBinary(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_reporters")),
+    )
+    op.create_table(
         "reports",
-        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("indicator_id", sa.Integer(), nullable=False),
         sa.Column("reporter_bi", sa.LargeBinary(length=16), nullable=False),
-        sa.Column("reporter_ct", sa.LargeBinary(), nullable=False),
         sa.Column("source_id", sa.String(length=64), nullable=False),
         sa.Column(
             "source_modified", sharing.models.base.UTCDateTime(timezone=True), nullable=False
@@ -148,7 +153,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("reporter_bi", "source_id", name=op.f("uq_reports_reporter_bi")),
     )
     with op.batch_alter_table("reports", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_reports_group_id"), ["group_id"], unique=False)
         batch_op.create_index(
             "ix_reports_indicator_id_active", ["indicator_id", "revoked"], unique=False
         )
@@ -156,7 +160,7 @@ def upgrade() -> None:
     op.create_table(
         "context_links",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("report_id", sa.String(length=36), nullable=False),
+        sa.Column("report_id", sa.Integer(), nullable=False),
         sa.Column("relationship_stix_id", sa.String(length=100), nullable=False),
         sa.Column("target_stix_id", sa.String(length=100), nullable=False),
         sa.ForeignKeyConstraint(
@@ -224,9 +228,9 @@ def downgrade() -> None:
     op.drop_table("context_links")
     with op.batch_alter_table("reports", schema=None) as batch_op:
         batch_op.drop_index("ix_reports_indicator_id_active")
-        batch_op.drop_index(batch_op.f("ix_reports_group_id"))
 
     op.drop_table("reports")
+    op.drop_table("reporters")
     with op.batch_alter_table("prompt_bands", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_prompt_bands_band_hash"))
 

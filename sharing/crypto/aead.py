@@ -9,6 +9,7 @@ another row (or column) makes it fail authentication instead of silently decrypt
 from __future__ import annotations
 
 import os
+import threading
 from typing import TYPE_CHECKING
 
 from cryptography.exceptions import InvalidTag
@@ -29,11 +30,33 @@ def associated_data(context: str) -> bytes:
     return b"palisade/1\x1f" + context.encode()
 
 
+class _NoncePool(threading.local):
+    """Random 96-bit nonces drawn from the OS in blocks: one syscall per 4,096 encryptions
+    instead of one each, which matters when a bundle encrypts tens of thousands of values."""
+
+    BLOCK = 4096
+
+    def __init__(self) -> None:
+        self.buffer = b""
+        self.offset = 0
+
+    def take(self) -> bytes:
+        if self.offset >= len(self.buffer):
+            self.buffer = os.urandom(NONCE_BYTES * self.BLOCK)
+            self.offset = 0
+        nonce = self.buffer[self.offset : self.offset + NONCE_BYTES]
+        self.offset += NONCE_BYTES
+        return nonce
+
+
+_nonces = _NoncePool()
+
+
 def encrypt(keyring: KeyRing, plaintext: bytes, context: str) -> bytes:
     """Encrypt under the active key; ``context`` is e.g. ``"users.email:<row id>"``."""
     key_id = keyring.active_id
     header = bytes([FORMAT_VERSION, len(key_id)]) + key_id.encode()
-    nonce = os.urandom(NONCE_BYTES)
+    nonce = _nonces.take()
     sealed = keyring.aead(key_id).encrypt(nonce, plaintext, associated_data(context))
     return header + nonce + sealed
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 
+@lru_cache(maxsize=4096)
 def stix_timestamp(value: datetime) -> str:
     """STIX/TAXII timestamp with microsecond precision."""
     return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -16,6 +16,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Final
 
 import stix2
@@ -138,7 +139,15 @@ class ContextIn:
 
 def parse_timestamp(value: Any) -> datetime | None:
     """A canonical STIX timestamp (``...Z``, up to microseconds), or None if not one."""
-    if not isinstance(value, str) or not _TS_RE.match(value):
+    if not isinstance(value, str):
+        return None
+    return _parse_timestamp(value)
+
+
+@lru_cache(maxsize=8192)
+def _parse_timestamp(value: str) -> datetime | None:
+    # Cached: a bundle's objects share a handful of distinct timestamps.
+    if not _TS_RE.match(value):
         return None
     try:
         return datetime.fromisoformat(value[:-1]).replace(tzinfo=UTC)

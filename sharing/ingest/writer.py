@@ -9,7 +9,6 @@ statements, not tens of thousands.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,14 +21,17 @@ from sharing import bulk, ledger
 from sharing.accounts.principal import Principal
 from sharing.crypto.cipher import FieldCipher
 from sharing.identifiers import lsh_band_hashes
+from sharing.ids import new_uuid4
 from sharing.ingest.outcomes import Outcome, stix_timestamp
 from sharing.ingest.validate import ContextIn, IndicatorIn
 from sharing.models.accounts import SharingGroup
 from sharing.models.consortium import ConsortiumKeyId
 from sharing.models.context import ContextLink, ContextObject
-from sharing.models.indicators import Indicator, PromptBand, Report
+from sharing.models.indicators import Indicator, PromptBand, Report, Reporter
 
 CHUNK = 500
+# One reusable encoder: json.dumps(..., separators=...) builds a new encoder on every call.
+_compact_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 LINK_RELATIONSHIPS = frozenset({"indicates", "attributed-to", "related-to"})
 LINK_TARGETS = ("campaign--", "intrusion-set--")
 
@@ -41,7 +43,7 @@ def _chunks(items: list[Any], size: int = CHUNK) -> Iterator[list[Any]]:
 
 @dataclass
 class _ExistingReport:
-    id: str
+    id: int
     indicator_id: int
     source_modified: datetime
     revoked: bool
@@ -65,7 +67,7 @@ class BundleWriter:
         self.now = now
         self.changes: dict[tuple[str, int, int | None], ledger.Change] = {}
         # member's indicator id -> (canonical STIX id, report id), for re-pointing context
-        self.source_map: dict[str, tuple[str, str]] = {}
+        self.source_map: dict[str, tuple[str, int]] = {}
         self._groups: dict[str, SharingGroup | None] = {}
         self._key_ids: set[str] | None = None
 
@@ -133,6 +135,8 @@ class BundleWriter:
         canonical = self._existing_indicators([bi for _, _, bi in accepted])
         reports = self._existing_reports([item.source_id for item, _, _ in accepted])
         next_id = (self.session.scalar(select(func.max(Indicator.id))) or 0) + 1
+        next_report_id = (self.session.scalar(select(func.max(Report.id))) or 0) + 1
+        self.ensure_reporter()
         new_indicators: list[dict[str, Any]] = []
         new_bands: list[dict[str, Any]] = []
         new_reports: list[dict[str, Any]] = []
@@ -150,7 +154,7 @@ class BundleWriter:
             found = canonical.get(bi)
             reason = "report"
             if found is None:
-                stix_id = f"indicator--{uuid.uuid4()}"
+                stix_id = f"indicator--{new_uuid4()}"
                 found = (next_id, stix_id)
                 next_id += 1
                 canonical[bi] = found
@@ -161,7 +165,8 @@ class BundleWriter:
                         for band, value in enumerate(lsh_band_hashes(item.signature))
                     )
                 reason = "new"
-            report_id = str(uuid.uuid4())
+            report_id = next_report_id
+            next_report_id += 1
             new_reports.append(self._report_row(item, group_id, found[0], report_id))
             reports[item.source_id] = _ExistingReport(report_id, found[0], item.modified, False)
             self.source_map[item.source_id] = (found[1], report_id)
@@ -229,16 +234,27 @@ class BundleWriter:
             "created_at": self.now,
         }
 
+    def ensure_reporter(self) -> None:
+        """Register this member's pseudonym (once per member, ever)."""
+        reporter_id = self.reporter_bi.hex()
+        if self.session.get(Reporter, reporter_id) is None:
+            self.session.add(
+                Reporter(
+                    id=reporter_id,
+                    org_ct=self.cipher.encrypt_text(
+                        str(self.principal.org_id), f"reporters.org:{reporter_id}"
+                    ),
+                )
+            )
+            self.session.flush()
+
     def _report_row(
-        self, item: IndicatorIn, group_id: int | None, indicator_id: int, report_id: str
+        self, item: IndicatorIn, group_id: int | None, indicator_id: int, report_id: int
     ) -> dict[str, Any]:
         return {
             "id": report_id,
             "indicator_id": indicator_id,
             "reporter_bi": self.reporter_bi,
-            "reporter_ct": self.cipher.encrypt_text(
-                str(self.principal.org_id), f"reports.reporter:{report_id}"
-            ),
             "source_id": item.source_id,
             "source_modified": item.modified,
             "confidence": item.confidence,
@@ -254,11 +270,11 @@ class BundleWriter:
             "updated_at": self.now,
         }
 
-    def _details(self, item: IndicatorIn, report_id: str) -> bytes | None:
+    def _details(self, item: IndicatorIn, report_id: int) -> bytes | None:
         if not item.details:
             return None
         return self.cipher.encrypt(
-            json.dumps(item.details, separators=(",", ":")).encode(),
+            _compact_json(item.details).encode(),
             f"reports.details:{report_id}",
         )
 

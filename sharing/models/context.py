@@ -43,6 +43,6 @@ class ContextLink(Base):
     __table_args__ = (Index("ix_context_links_report_id", "report_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    report_id: Mapped[str] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"))
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"))
     relationship_stix_id: Mapped[str] = mapped_column(String(100), unique=True)
     target_stix_id: Mapped[str] = mapped_column(String(100), index=True)

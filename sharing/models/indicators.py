@@ -48,24 +48,40 @@ class Indicator(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class Reporter(Base):
+    """The pseudonym registry: a reporter's blind index and, encrypted, which member it is.
+
+    Reports carry only the blind index; one row here per member (not per report) holds the
+    encrypted organization id, so naming a non-anonymous reporter costs one decryption per
+    member rather than one per report.
+    """
+
+    __tablename__ = "reporters"
+    __encrypted__ = {"org_ct": "reporters.org"}
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # hex of the blind index
+    org_ct: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class Report(Base):
     __tablename__ = "reports"
-    __encrypted__ = {"reporter_ct": "reports.reporter", "details_ct": "reports.details"}
+    __encrypted__ = {"details_ct": "reports.details"}
     __table_args__ = (
         UniqueConstraint("reporter_bi", "source_id"),
         Index("ix_reports_indicator_id_active", "indicator_id", "revoked"),
     )
 
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    # Assigned by the writer under the ingest lock (like indicators) so the row id can bind
+    # ciphertexts before the insert.
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id"))
     reporter_bi: Mapped[bytes] = mapped_column(LargeBinary(16))
-    reporter_ct: Mapped[bytes] = mapped_column(LargeBinary)
     # The member's own STIX id and modified time for the indicator it sent.
     source_id: Mapped[str] = mapped_column(String(64))
     source_modified: Mapped[datetime] = mapped_column(UTCDateTime)
     confidence: Mapped[int | None] = mapped_column(SmallInteger)
     tlp: Mapped[str] = mapped_column(String(16))
-    group_id: Mapped[int | None] = mapped_column(ForeignKey("sharing_groups.id"), index=True)
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("sharing_groups.id"))
     valid_from: Mapped[datetime] = mapped_column(UTCDateTime)
     valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
