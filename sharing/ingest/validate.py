@@ -159,8 +159,12 @@ def _fast_ts(obj: dict[str, Any], name: str) -> datetime | None:
     return parse_timestamp(obj.get(name))
 
 
-def fast_indicator_verdict(obj: dict[str, Any]) -> str:
-    """VALID when stix2 would certainly accept this indicator, else UNSURE. Never guesses."""
+def fast_indicator_verdict(obj: dict[str, Any], *, pattern_checked: bool = False) -> str:
+    """VALID when stix2 would certainly accept this indicator, else UNSURE. Never guesses.
+
+    ``pattern_checked``: the caller already parsed the pattern as Palisade's shape (which is
+    valid STIX pattern syntax), so it is not parsed twice.
+    """
     if not _FAST_KEYS.issuperset(obj) or any(k not in obj for k in _REQUIRED):
         return UNSURE
     if obj["type"] != "indicator" or obj["spec_version"] != "2.1":
@@ -169,10 +173,11 @@ def fast_indicator_verdict(obj: dict[str, Any]) -> str:
         return UNSURE
     if obj["pattern_type"] != "stix" or not isinstance(obj["pattern"], str):
         return UNSURE
-    try:
-        parse_pattern(obj["pattern"])
-    except InvalidPattern:
-        return UNSURE
+    if not pattern_checked:
+        try:
+            parse_pattern(obj["pattern"])
+        except InvalidPattern:
+            return UNSURE
     for name in ("created", "modified", "valid_from"):
         if _fast_ts(obj, name) is None:
             return UNSURE
@@ -238,8 +243,11 @@ def stix2_error(obj: dict[str, Any]) -> str | None:
     return None
 
 
-def stix_error(obj: dict[str, Any]) -> str | None:
-    if obj.get("type") == "indicator" and fast_indicator_verdict(obj) == VALID:
+def stix_error(obj: dict[str, Any], *, pattern_checked: bool = False) -> str | None:
+    if (
+        obj.get("type") == "indicator"
+        and fast_indicator_verdict(obj, pattern_checked=pattern_checked) == VALID
+    ):
         return None
     return stix2_error(obj)
 
@@ -289,7 +297,7 @@ def check_indicator(obj: dict[str, Any], index: int, *, now: datetime) -> Indica
         key_id, _ = parse_hash(value)
     except InvalidHash as exc:
         raise Rejected(f"invalid hash value: {exc.reason}") from None
-    error = stix_error(obj)
+    error = stix_error(obj, pattern_checked=True)
     if error is not None:
         raise Rejected(f"not valid STIX 2.1: {error}")
     created = _ts(obj, "created")

@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session
 
 from sharing import bulk, ledger
 from sharing.accounts.principal import Principal
+from sharing.crypto import aead
+from sharing.crypto.blind_index import BlindIndexer
 from sharing.crypto.cipher import FieldCipher
 from sharing.identifiers import lsh_band_hashes
 from sharing.ids import new_uuid4
@@ -69,6 +71,9 @@ class BundleWriter:
         # member's indicator id -> (canonical STIX id, report id), for re-pointing context
         self.source_map: dict[str, tuple[str, int]] = {}
         self._groups: dict[str, SharingGroup | None] = {}
+        # One key ring and one keyed HMAC state for the whole bundle (hot loop).
+        self._ring = cipher.source.current()
+        self._blind_index = BlindIndexer(self._ring.blind_index_key)
         self._key_ids: set[str] | None = None
 
     # ---- checks that need the database -------------------------------------------------
@@ -128,7 +133,7 @@ class BundleWriter:
             except _Fail as exc:
                 outcomes.append(_failed(item.index, item.source_id, item.modified, exc.message))
                 continue
-            accepted.append((item, group_id, self.cipher.blind_index(item.kind, item.value)))
+            accepted.append((item, group_id, self._blind_index(item.kind, item.value)))
         if not accepted:
             return outcomes
 
@@ -220,7 +225,9 @@ class BundleWriter:
             "stix_id": stix_id,
             "kind": item.kind,
             "blind_index": bi,
-            "value_ct": self.cipher.encrypt_text(item.value, f"indicators.value:{stix_id}"),
+            "value_ct": aead.encrypt(
+                self._ring, item.value.encode(), f"indicators.value:{stix_id}"
+            ),
             "consortium_key_id": item.key_id,
             "hash_prefix": item.value.rsplit(":", 1)[1][:5],
             "signature_ct": (
@@ -273,9 +280,8 @@ class BundleWriter:
     def _details(self, item: IndicatorIn, report_id: int) -> bytes | None:
         if not item.details:
             return None
-        return self.cipher.encrypt(
-            _compact_json(item.details).encode(),
-            f"reports.details:{report_id}",
+        return aead.encrypt(
+            self._ring, _compact_json(item.details).encode(), f"reports.details:{report_id}"
         )
 
     def _update_report(

@@ -1,0 +1,111 @@
+"""Shared pieces for the benchmarks: a fresh instance, a gunicorn server, member credentials.
+
+Benchmarks run against loopback only and stop by themselves. Each creates its own instance
+folder under bench/.work/ (git-ignored) so it never touches ./instance.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from sharing import audit, migrate
+from sharing.accounts import api_keys, consortium, orgs
+from sharing.config import Settings
+from sharing.crypto.keyring import KeySource, generate_keyring, write_keyring_file
+from sharing.db import Database
+from sharing.runtime import Runtime
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "bench" / ".work"
+ACTOR = audit.Actor("system:bench")
+
+
+def machine() -> str:
+    return f"{platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Instance:
+    """A fresh Palisade instance (SQLite by default) with an optional gunicorn server."""
+
+    def __init__(self, name: str, database_url: str | None = None) -> None:
+        self.folder = WORK / name
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.folder.mkdir(parents=True)
+        self.key_file = self.folder / "palisade-keys.json"
+        write_keyring_file(self.key_file, generate_keyring())
+        self.database_url = database_url or f"sqlite:///{self.folder / 'palisade.db'}"
+        self.settings = Settings.from_env(
+            environ={"DATABASE_URL": self.database_url}, overrides={"instance_path": self.folder}
+        )
+        self.db = Database(self.database_url)
+        migrate.upgrade(self.db.engine)
+        self.rt = Runtime.build(
+            self.settings, database=self.db, key_source=KeySource.open(self.key_file, {}, create=False)
+        )
+        with self.db.transaction(write=True) as session:
+            consortium.register(session, "c1", actor=ACTOR)
+        self.process: subprocess.Popen[bytes] | None = None
+        self.url = ""
+
+    def member(self, name: str) -> str:
+        with self.db.transaction(write=True) as session:
+            org = orgs.create_org(session, name, actor=ACTOR)
+            key, _ = api_keys.create_key(
+                session, org, name="bench", scopes="read,write,match", actor=ACTOR
+            )
+        return key
+
+    def serve(self, workers: int = 2, extra_env: dict[str, str] | None = None) -> str:
+        port = free_port()
+        env = dict(os.environ)
+        env.update(
+            {
+                "DATABASE_URL": self.database_url,
+                "PALISADE_INSTANCE": str(self.folder),
+                "PALISADE_KEY_FILE": str(self.key_file),
+                **(extra_env or {}),
+            }
+        )
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", "gthread",
+             "--threads", "4", "-b", f"127.0.0.1:{port}", "--timeout", "300", "app:app"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        self.url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.url + "/readyz", timeout=10).status_code == 200:
+                    return self.url
+            except (requests.ConnectionError, requests.Timeout):
+                time.sleep(0.2)
+        raise RuntimeError("server did not come up")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+            self.process = None
+        self.db.dispose()
+
+    def __enter__(self) -> Instance:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
