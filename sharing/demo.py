@@ -90,6 +90,7 @@ def seed_if_empty(rt: Runtime) -> DemoConsortium | None:
 def _write_credentials(rt: Runtime, demo: DemoConsortium) -> None:
     path = rt.settings.instance_path / "demo-credentials.json"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # O_CREAT's mode does not apply to a file left by an earlier instance
     with os.fdopen(fd, "w") as handle:
         json.dump(demo.as_dict(), handle, indent=2)
 

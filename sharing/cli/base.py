@@ -78,11 +78,36 @@ def handle_errors(func: F) -> F:
         except (ConfigError, KeyRingError) as exc:
             fail(str(exc), EXIT_CONFIG)
         except OperationalError as exc:
-            fail(f"database unavailable: {exc.orig}", EXIT_UNAVAILABLE)
+            reason = " ".join(str(exc.orig).split())  # libpq's messages span several lines
+            fail(_schema_behind(args) or f"database unavailable: {reason}", EXIT_UNAVAILABLE)
         except SQLAlchemyError as exc:
+            behind = _schema_behind(args)
+            if behind:
+                fail(behind, EXIT_UNAVAILABLE)
             fail(f"database error: {exc.__class__.__name__}", EXIT_FAILURE)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _schema_behind(args: tuple[Any, ...]) -> str | None:
+    """After a database error: say so plainly if the cause is a schema that was never migrated
+    (SQLite reports a missing table as OperationalError, PostgreSQL as ProgrammingError)."""
+    from sharing import migrate
+
+    state = next((a for a in args if isinstance(a, CliState)), None)
+    if state is None or state._runtime is None:
+        return None
+    try:
+        current = migrate.current_revision(state._runtime.db.engine)
+        head = migrate.head_revision()
+    except Exception:  # unreachable database: report the original error
+        return None
+    if current == head:
+        return None
+    return (
+        f"the database schema is at {current or 'no revision (empty database)'} but this "
+        f"version needs {head}: run `palisade db upgrade`"
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

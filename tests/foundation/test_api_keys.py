@@ -20,8 +20,11 @@ def test_a_new_key_authenticates_as_its_organization(client, session):
     key, _ = make_api_key(session, org, scopes="read,match")
     response = client.get("/api/v1/whoami", headers=bearer(key))
     assert response.status_code == 200
-    assert response.json == {"organization": "aurora", "scopes": ["match", "read"],
-                             "key_prefix": key.split("_")[1]}
+    assert response.json == {
+        "organization": "aurora",
+        "scopes": ["match", "read"],
+        "key_prefix": key.split("_")[1],
+    }
 
 
 @pytest.mark.parametrize("scheme", ["Bearer", "Token", "Basic"])
@@ -94,10 +97,12 @@ def test_a_member_cannot_revoke_another_members_key(session):
 
 def test_an_ip_allow_list_refuses_other_addresses_with_403(client, session):
     key, _ = make_api_key(session, allowed_ips=["10.9.0.0/16"])
-    outside = client.get("/api/v1/whoami", headers=bearer(key),
-                         environ_base={"REMOTE_ADDR": "192.0.2.7"})
-    inside = client.get("/api/v1/whoami", headers=bearer(key),
-                        environ_base={"REMOTE_ADDR": "10.9.3.4"})
+    outside = client.get(
+        "/api/v1/whoami", headers=bearer(key), environ_base={"REMOTE_ADDR": "192.0.2.7"}
+    )
+    inside = client.get(
+        "/api/v1/whoami", headers=bearer(key), environ_base={"REMOTE_ADDR": "10.9.3.4"}
+    )
     assert outside.status_code == 403
     assert inside.status_code == 200
 
