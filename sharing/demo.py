@@ -1,4 +1,5 @@
-"""A demo consortium for a first look: three member labs, their people and keys, a sharing group.
+"""A demo consortium for a first look: three member labs, their people and keys, a sharing group,
+and a sample campaign (see ``sharing.demo_campaign``).
 
 Seeded by ``palisade serve --demo`` only into an empty database. Credentials are random per
 instance, printed once and written to ``demo-credentials.json`` (mode 0600) in the instance
@@ -18,6 +19,7 @@ from sqlalchemy import func, select
 
 from sharing import audit
 from sharing.accounts import api_keys, orgs, users
+from sharing.demo_campaign import CAMPAIGN
 from sharing.models.accounts import Organization
 from sharing.runtime import Runtime
 
@@ -34,9 +36,15 @@ class DemoConsortium:
     users: list[dict[str, str]] = field(default_factory=list)
     keys: list[dict[str, str]] = field(default_factory=list)
     group: str = DEMO_GROUP
+    consortium_key_file: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"users": self.users, "api_keys": self.keys, "sharing_group": self.group}
+        return {
+            "users": self.users,
+            "api_keys": self.keys,
+            "sharing_group": self.group,
+            "consortium_key_file": self.consortium_key_file,
+        }
 
 
 def seed_if_empty(rt: Runtime) -> DemoConsortium | None:
@@ -83,6 +91,11 @@ def seed_if_empty(rt: Runtime) -> DemoConsortium | None:
                 "role": "platform-admin",
             }
         )
+    from sharing.demo_campaign import seed_campaign
+
+    demo.consortium_key_file = str(
+        seed_campaign(rt, {entry["org"]: entry["key"] for entry in demo.keys}, DEMO_GROUP)
+    )
     _write_credentials(rt, demo)
     return demo
 
@@ -104,5 +117,8 @@ def print_welcome(demo: DemoConsortium, base_url: str) -> None:
     for entry in demo.keys:
         echo(f"  API key for {entry['org']:<16} {entry['key']}")
     echo(f"Try: curl -H 'Authorization: Bearer {demo.keys[0]['key']}' {base_url}/api/v1/whoami")
+    echo(f"Sample campaign {CAMPAIGN!r} submitted by the three labs; members hash with the")
+    echo(f"demo consortium key {demo.consortium_key_file} (load it in the portal, or")
+    echo("  palisade match --key-file <that file> mirror.mill.7.1@mailbox.test).")
     echo("These credentials are also in instance/demo-credentials.json (mode 0600).")
     echo()

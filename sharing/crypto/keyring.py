@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -141,11 +143,16 @@ class KeyRing:
             keys[key_id] = _b64decode(secret, f"data key {key_id!r}")
         if "PALISADE_BLIND_INDEX_KEY" not in env:
             raise KeyRingError("PALISADE_DATA_KEYS is set but PALISADE_BLIND_INDEX_KEY is not")
-        secret_key = env.get("PALISADE_SECRET_KEY", "").encode() or secrets.token_bytes(32)
+        blind_index_key = _b64decode(env["PALISADE_BLIND_INDEX_KEY"], "PALISADE_BLIND_INDEX_KEY")
+        # Without PALISADE_SECRET_KEY, derive one from key material every worker shares, so
+        # sessions and paging tokens stay valid across workers and hosts.
+        secret_key = env.get("PALISADE_SECRET_KEY", "").encode() or hmac.new(
+            blind_index_key, b"palisade-session-secret", hashlib.sha256
+        ).digest()
         return cls(
             keys,
             env.get("PALISADE_ACTIVE_DATA_KEY", list(keys)[-1]),
-            _b64decode(env["PALISADE_BLIND_INDEX_KEY"], "PALISADE_BLIND_INDEX_KEY"),
+            blind_index_key,
             secret_key,
         )
 
