@@ -35,9 +35,12 @@ def register(app: Flask) -> Api:
         },
     )
     api = Api(app)
-    from sharing.api import bundles, whoami
+    from sharing.api import bundles, match, sightings, whoami
+    from sharing.api import range as range_api
 
     api.register_blueprint(whoami.blueprint)
     api.register_blueprint(bundles.blueprint)
+    for module in (match, range_api, sightings):
+        api.register_blueprint(module.blueprint)
     app.extensions["palisade_api"] = api
     return api

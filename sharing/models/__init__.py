@@ -11,8 +11,9 @@ from sharing.models.base import Base
 from sharing.models.consortium import ConsortiumKeyId
 from sharing.models.context import ContextLink, ContextObject
 from sharing.models.feed import FeedEntry
-from sharing.models.indicators import Indicator, PromptBand, Report
+from sharing.models.indicators import Indicator, PromptBand, Report, Reporter
 from sharing.models.keyring import DataKeyRecord
+from sharing.models.sightings import Sighting
 from sharing.models.submissions import Submission
 
 __all__ = [
@@ -28,8 +29,10 @@ __all__ = [
     "Organization",
     "PromptBand",
     "Report",
+    "Reporter",
     "SharingGroup",
     "SharingGroupMember",
+    "Sighting",
     "Submission",
     "User",
 ]

@@ -1,0 +1,347 @@
+"""Match API benchmark: a store of N indicators (+ P prompt signatures), gunicorn on both cores.
+
+Not a test: prints a Markdown report for docs/benchmarks/match.md. The store is loaded fast by
+writing rows straight into ``indicators``/``reports``/``prompt_bands`` with
+``sharing.bulk.insert_rows`` (values and signatures encrypted with the server's FieldCipher,
+blind indexes computed with it, exactly as the ingest writer stores them), bypassing STIX
+validation, which is measured elsewhere. Then the real app runs under gunicorn (2 gthread
+workers) and is driven over HTTP from this process (latency) and from client processes
+(throughput). Beside each HTTP figure, the same lookups as bare indexed SELECTs on the same DB.
+
+    python -m bench.match.run --backend sqlite --indicators 1000000 --prompts 1000000
+    source .ci/postgres.sh && python -m bench.match.run --backend postgresql --indicators 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import multiprocessing
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import requests
+from sqlalchemy import text
+
+from sharing import bulk
+from sharing.identifiers import encode_signature, lsh_band_hashes
+from sharing.models import Indicator, PromptBand, Report
+from sharing.models.indicators import Reporter
+from sharing.visibility import reporter_index
+from tests.conftest import create_postgres_database
+from tests.live import LiveServer, free_port
+
+CHUNK = 20_000
+NOW = datetime.now(UTC)
+
+
+def value_of(i: int) -> str:
+    return "hmac-sha256:c1:" + hashlib.sha256(f"bench-{i}".encode()).hexdigest()
+
+
+def random_signature(rng: random.Random) -> list[int]:
+    return [rng.getrandbits(32) for _ in range(128)]
+
+
+def near(sig: list[int], similarity: float, rng: random.Random) -> list[int]:
+    """A signature agreeing with ``sig`` on round(similarity * 128) random positions."""
+    keep = set(rng.sample(range(128), round(similarity * 128)))
+    return [v if i in keep else rng.getrandbits(32) for i, v in enumerate(sig)]
+
+
+def load(server: LiveServer, n: int, prompts: int, org_id: int) -> dict[str, float]:
+    cipher = server.rt.cipher
+    reporter_bi = reporter_index(cipher, org_id)
+    rng = random.Random(7)
+    started = time.perf_counter()
+    next_id = 1
+    total = n + prompts
+    with server.db.transaction(write=True) as session:
+        # The pseudonym registry: who reporter_bi is (one row per member, encrypted).
+        reporter_id = reporter_bi.hex()
+        session.add(
+            Reporter(
+                id=reporter_id,
+                org_ct=cipher.encrypt_text(str(org_id), f"reporters.org:{reporter_id}"),
+            )
+        )
+    while next_id <= total:
+        end = min(total, next_id + CHUNK - 1)
+        indicators, reports, bands = [], [], []
+        for i in range(next_id, end + 1):
+            stix_id = f"indicator--{uuid.UUID(int=rng.getrandbits(128), version=4)}"
+            prompt = i > n
+            kind = "prompt" if prompt else "email"
+            value = value_of(i)
+            signature_ct = None
+            if prompt:
+                sig = random_signature(random.Random(i))
+                signature_ct = cipher.encrypt(
+                    json.dumps(sig).encode(), f"indicators.signature:{stix_id}"
+                )
+                bands.extend(
+                    {"indicator_id": i, "band": b, "band_hash": h}
+                    for b, h in enumerate(lsh_band_hashes(sig))
+                )
+            indicators.append(
+                {
+                    "id": i,
+                    "stix_id": stix_id,
+                    "kind": kind,
+                    "blind_index": cipher.blind_index(kind, value),
+                    "value_ct": cipher.encrypt_text(value, f"indicators.value:{stix_id}"),
+                    "consortium_key_id": "c1",
+                    "hash_prefix": value.rsplit(":", 1)[1][:5],
+                    "signature_ct": signature_ct,
+                    "created_at": NOW,
+                }
+            )
+            reports.append(
+                {
+                    "id": i,
+                    "indicator_id": i,
+                    "reporter_bi": reporter_bi,
+                    "source_id": f"indicator--{uuid.uuid4()}",
+                    "source_modified": NOW,
+                    "confidence": 70,
+                    "tlp": "green",
+                    "group_id": None,
+                    "valid_from": NOW - timedelta(days=1),
+                    "valid_until": None,
+                    "revoked": False,
+                    "anonymous": False,
+                    "details_ct": None,
+                    "submission_id": "bench",
+                    "created_at": NOW,
+                    "updated_at": NOW,
+                }
+            )
+        with server.db.transaction(write=True) as session:
+            bulk.insert_rows(session, Indicator.__table__, indicators)
+            bulk.insert_rows(session, Report.__table__, reports)
+            bulk.insert_rows(session, PromptBand.__table__, bands)
+        next_id = end + 1
+    with server.db.engine.connect() as connection:
+        connection.exec_driver_sql("ANALYZE")
+        connection.commit()
+    return {"load_s": time.perf_counter() - started}
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))] * 1000
+
+
+def timed_posts(session: requests.Session, url: str, bodies: list[bytes]) -> list[float]:
+    out = []
+    for body in bodies:
+        t = time.perf_counter()
+        r = session.post(url, data=body, headers={"Content-Type": "application/json"})
+        out.append(time.perf_counter() - t)
+        assert r.status_code == 200, r.text[:300]
+    return out
+
+
+def email_body(ids: list[int]) -> bytes:
+    return json.dumps({"items": [{"kind": "email", "value": value_of(i)} for i in ids]}).encode()
+
+
+HIT_RATE = 0.05  # batches: an abuse pipeline's sign-ups are mostly unknown to the exchange
+
+
+def batch_ids(
+    rng: random.Random, n: int, size: int = 1000, hit_rate: float = HIT_RATE
+) -> list[int]:
+    """``size`` ids, a ``hit_rate`` share of them stored (1..n), the rest never stored."""
+    return [
+        rng.randint(1, n) if rng.random() < hit_rate else rng.randint(4 * n, 8 * n)
+        for _ in range(size)
+    ]
+
+
+def _throughput_worker(args: tuple[str, str, int, int, float]) -> int:
+    url, key, n, seed, seconds = args
+    rng = random.Random(seed)
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {key}"
+    bodies = [email_body(batch_ids(rng, n)) for _ in range(20)]
+    done, deadline, k = 0, time.perf_counter() + seconds, 0
+    while time.perf_counter() < deadline:
+        r = session.post(url, data=bodies[k % 20], headers={"Content-Type": "application/json"})
+        assert r.status_code == 200
+        done += 1000
+        k += 1
+    return done
+
+
+def start_gunicorn(server: LiveServer, work: Path) -> subprocess.Popen[bytes]:
+    """gunicorn, 2 gthread workers (one per core), as tests/live.py starts it but patient:
+    a worker's first request on a large store can take longer than the fixture's 1 s probe."""
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=server.database_url,
+        PALISADE_INSTANCE=str(server.instance),
+        PALISADE_KEY_FILE=str(server.key_file),
+    )
+    port = free_port()
+    log = (work / "gunicorn.log").open("wb")
+    command = [sys.executable, "-m", "gunicorn", "-w", "2", "-k", "gthread", "--threads", "4"]
+    process = subprocess.Popen(
+        [*command, "-b", f"127.0.0.1:{port}", "app:app"],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        stdout=log,
+        stderr=log,
+    )
+    server.url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(server.url + "/healthz", timeout=30).status_code == 200:
+                return process
+        except requests.ConnectionError:
+            time.sleep(0.2)
+        if process.poll() is not None:
+            raise RuntimeError((work / "gunicorn.log").read_text())
+    raise RuntimeError("gunicorn did not start")
+
+
+def rss_mib(pid: int) -> float:
+    pids = [pid] + [int(p) for p in subprocess.check_output(["pgrep", "-P", str(pid)]).split()]
+    total = 0
+    for p in pids:
+        for line in Path(f"/proc/{p}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total / 1024
+
+
+def bare_sql(server: LiveServer, n: int, rng: random.Random) -> dict[str, float]:
+    cipher = server.rt.cipher
+    singles, batches = [], []
+    with server.db.engine.connect() as connection:
+        raw = connection.connection.dbapi_connection
+        mark = "?" if server.db.dialect == "sqlite" else "%s"
+        cursor = raw.cursor()
+        for _ in range(2000):
+            bi = cipher.blind_index("email", value_of(rng.randint(1, 2 * n)))
+            t = time.perf_counter()
+            cursor.execute(f"SELECT id FROM indicators WHERE blind_index = {mark}", (bi,))
+            cursor.fetchall()
+            singles.append(time.perf_counter() - t)
+        for _ in range(50):
+            bis = [cipher.blind_index("email", value_of(i)) for i in batch_ids(rng, n)]
+            t = time.perf_counter()
+            marks = ",".join([mark] * 1000)
+            cursor.execute(f"SELECT id FROM indicators WHERE blind_index IN ({marks})", bis)
+            cursor.fetchall()
+            batches.append(time.perf_counter() - t)
+    return {
+        "sql_single_p50": pct(singles, 0.5),
+        "sql_single_p99": pct(singles, 0.99),
+        "sql_batch_p50": pct(batches, 0.5),
+        "sql_batch_p99": pct(batches, 0.99),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--indicators", type=int, default=1_000_000)
+    parser.add_argument("--prompts", type=int, default=0)
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--clients", type=int, default=3)
+    parser.add_argument("--workdir", default=None)
+    args = parser.parse_args()
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="bench-match-"))
+    url = (
+        f"sqlite:///{work / 'bench.db'}"
+        if args.backend == "sqlite"
+        else create_postgres_database("palisade_bench_match")
+    )
+    server = LiveServer(url, work / "instance")
+    key = server.member("bench")
+    with server.db.engine.connect() as connection:
+        org_id = connection.execute(
+            text("SELECT id FROM organizations WHERE name='bench'")
+        ).scalar()
+    n, p = args.indicators, args.prompts
+    figures: dict[str, Any] = {"backend": args.backend, "indicators": n, "prompts": p}
+    figures.update(load(server, n, p, org_id))
+    process = start_gunicorn(server, work)
+    try:
+        pid = process.pid
+        rng = random.Random(11)
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {key}"
+        match_url = server.url + "/api/v1/match"
+        timed_posts(session, match_url, [email_body([rng.randint(1, n)]) for _ in range(200)])
+        # half hits, half misses (ids above n+p were never stored)
+        ids = [rng.randint(1, n) if k % 2 else rng.randint(n + p + 1, 3 * n) for k in range(3000)]
+        single = timed_posts(session, match_url, [email_body([i]) for i in ids])
+        figures.update(single_p50=pct(single, 0.5), single_p99=pct(single, 0.99))
+        batch_bodies = [email_body(batch_ids(rng, n)) for _ in range(60)]
+        batch = timed_posts(session, match_url, batch_bodies)
+        figures.update(batch_p50=pct(batch, 0.5), batch_p99=pct(batch, 0.99))
+        half = [email_body(batch_ids(rng, n, hit_rate=0.5)) for _ in range(20)]
+        batch = timed_posts(session, match_url, half)
+        figures.update(batch50_p50=pct(batch, 0.5), batch50_p99=pct(batch, 0.99))
+        with multiprocessing.Pool(args.clients) as pool:
+            started = time.perf_counter()
+            done = pool.map(
+                _throughput_worker,
+                [(match_url, key, n, s, args.seconds) for s in range(args.clients)],
+            )
+            figures["items_per_s"] = sum(done) / (time.perf_counter() - started)
+        if p:
+            figures.update(lsh(session, match_url, n, p, rng))
+        figures["rss_mib"] = rss_mib(pid)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        server.stop()
+    figures.update(bare_sql(server, n, random.Random(5)))
+    figures["db_size_mib"] = db_size(server, work, args.backend)
+    print(json.dumps(figures, indent=2))
+
+
+def lsh(
+    session: requests.Session, url: str, n: int, p: int, rng: random.Random
+) -> dict[str, float]:
+    times, found, asked = [], 0, 0
+    for _ in range(400):
+        target = rng.randint(n + 1, n + p)
+        sig = near(random_signature(random.Random(target)), rng.uniform(0.8, 1.0), rng)
+        body = json.dumps(
+            {"items": [{"kind": "prompt", "key_id": "c1", "minhash": encode_signature(sig)}]}
+        ).encode()
+        t = time.perf_counter()
+        r = session.post(url, data=body, headers={"Content-Type": "application/json"})
+        times.append(time.perf_counter() - t)
+        result = r.json()["results"][0]
+        asked += 1
+        found += bool(result["matched"])
+    return {"lsh_p50": pct(times, 0.5), "lsh_p99": pct(times, 0.99), "lsh_recall": found / asked}
+
+
+def db_size(server: LiveServer, work: Path, backend: str) -> float:
+    if backend == "sqlite":
+        return sum(f.stat().st_size for f in work.glob("bench.db*")) / 2**20
+    with server.db.engine.connect() as connection:
+        return (
+            connection.execute(text("SELECT pg_database_size(current_database())")).scalar() / 2**20
+        )
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    main()
