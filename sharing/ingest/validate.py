@@ -240,6 +240,10 @@ def stix2_error(obj: dict[str, Any]) -> str | None:
         return _short(str(exc))
     except RecursionError:
         return "object is nested too deeply"
+    except Exception as exc:
+        # The reference libraries crash on some inputs (stix2-patterns raises
+        # UnboundLocalError on certain malformed patterns): what they cannot parse, we refuse.
+        return _short(f"the STIX parser could not read it ({exc.__class__.__name__})")
     return None
 
 
