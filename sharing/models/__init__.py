@@ -13,6 +13,7 @@ from sharing.models.context import ContextLink, ContextObject
 from sharing.models.feed import FeedEntry
 from sharing.models.indicators import Indicator, PromptBand, Report, Reporter
 from sharing.models.keyring import DataKeyRecord
+from sharing.models.portal import PortalUserState  # noqa: F401
 from sharing.models.sightings import Sighting
 from sharing.models.submissions import Submission
 

@@ -53,6 +53,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(health.blueprint)
     register_api(app)
+    from sharing.portal.web import blueprint as portal_blueprint
+
+    app.register_blueprint(portal_blueprint)
     # Last, so that ours replace flask-smorest's default HTTPException handler.
     errors.register(app)
 
