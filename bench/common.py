@@ -56,7 +56,9 @@ class Instance:
         self.db = Database(self.database_url)
         migrate.upgrade(self.db.engine)
         self.rt = Runtime.build(
-            self.settings, database=self.db, key_source=KeySource.open(self.key_file, {}, create=False)
+            self.settings,
+            database=self.db,
+            key_source=KeySource.open(self.key_file, {}, create=False),
         )
         with self.db.transaction(write=True) as session:
             consortium.register(session, "c1", actor=ACTOR)
@@ -83,9 +85,26 @@ class Instance:
             }
         )
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", "gthread",
-             "--threads", "4", "-b", f"127.0.0.1:{port}", "--timeout", "300", "app:app"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-w",
+                str(workers),
+                "-k",
+                "gthread",
+                "--threads",
+                "4",
+                "-b",
+                f"127.0.0.1:{port}",
+                "--timeout",
+                "300",
+                "app:app",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         self.url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
@@ -43,7 +44,9 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+@functools.lru_cache(maxsize=1)
 def head_revision() -> str | None:
+    """The newest migration shipped with this code (fixed for the life of the process)."""
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 

@@ -131,7 +131,7 @@ class LiveServer:
             try:
                 if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
                     return self
-            except requests.ConnectionError:
+            except requests.RequestException:
                 time.sleep(0.1)
             if self._process.poll() is not None:
                 raise RuntimeError(self._process.stderr.read().decode())  # type: ignore[union-attr]

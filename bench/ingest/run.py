@@ -25,17 +25,20 @@ import stix2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.common import Instance, machine  # noqa: E402
-from sharing.accounts import api_keys  # noqa: E402
-from sharing.ingest import submit_bundle  # noqa: E402
-from tests.stix_factories import body, make_bundle, make_indicator  # noqa: E402
+from bench.common import Instance, machine
+from sharing.accounts import api_keys
+from sharing.ingest import submit_bundle
+from tests.stix_factories import body, make_bundle, make_indicator
 
 PRELOAD_BUNDLE = 20_000
 
 
 def bundle_of(prefix: str, start: int, count: int) -> bytes:
-    return body(make_bundle(*[make_indicator(f"{prefix}{i}@bench.test") for i in
-                              range(start, start + count)]))
+    return body(
+        make_bundle(
+            *[make_indicator(f"{prefix}{i}@bench.test") for i in range(start, start + count)]
+        )
+    )
 
 
 def preload(instance: Instance, key: str, total: int) -> None:
@@ -63,7 +66,9 @@ def stix2_rate(raw: bytes) -> float:
 def post(url: str, key: str, raw: bytes) -> float:
     started = time.perf_counter()
     response = requests.post(
-        url + "/api/v1/bundles", data=raw, timeout=600,
+        url + "/api/v1/bundles",
+        data=raw,
+        timeout=600,
         headers={"Authorization": f"Bearer {key}", "Content-Type": "application/stix+json"},
     )
     elapsed = time.perf_counter() - started
@@ -88,8 +93,9 @@ def run(store: int, size: int, bundles: int) -> list[dict]:
                 # would be "unchanged"; use a second member's view: same values, new reports.
                 raw_old = bundle_of("fresh", max(0, fresh - old), old) if old else b""
                 objects = json.loads(raw_old)["objects"] if old else []
-                objects += [make_indicator(f"fresh{i}@bench.test")
-                            for i in range(fresh, fresh + size - old)]
+                objects += [
+                    make_indicator(f"fresh{i}@bench.test") for i in range(fresh, fresh + size - old)
+                ]
                 fresh += size - old
                 raw = body(make_bundle(*objects))
                 other = instance.member(f"lab-{overlap}-{len(rates)}") if old else key
@@ -97,7 +103,8 @@ def run(store: int, size: int, bundles: int) -> list[dict]:
                 rates.append(size / elapsed)
                 peer.append(stix2_rate(raw))
             row = {
-                "store": store, "overlap": overlap,
+                "store": store,
+                "overlap": overlap,
                 "palisade_per_s": statistics.median(rates),
                 "stix2_parse_per_s": statistics.median(peer),
             }

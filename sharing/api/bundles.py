@@ -11,9 +11,9 @@ from flask_smorest import Blueprint
 from sharing import ingest
 from sharing.api.schemas import StatusSchema
 from sharing.errors import UnsupportedMediaType
-from sharing.web.responses import json_response
 from sharing.web.auth import current_principal, require_scope
 from sharing.web.context import runtime
+from sharing.web.responses import json_response
 
 blueprint = Blueprint("bundles", __name__, url_prefix="/api/v1", description="Submit STIX bundles")
 

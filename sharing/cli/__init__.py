@@ -4,7 +4,7 @@ Human messages go to stderr, machine output (keys, JSON) to stdout, and every fa
 non-zero with one clear line; exit codes are listed in docs/CLI.md.
 """
 
-from sharing.cli import admin, consortium, member, ops  # noqa: F401  (modules attach commands)
+from sharing.cli import admin, check, consortium, member, ops  # noqa: F401  (attach commands)
 from sharing.cli.base import cli
 
 main = cli

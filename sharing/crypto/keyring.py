@@ -146,9 +146,10 @@ class KeyRing:
         blind_index_key = _b64decode(env["PALISADE_BLIND_INDEX_KEY"], "PALISADE_BLIND_INDEX_KEY")
         # Without PALISADE_SECRET_KEY, derive one from key material every worker shares, so
         # sessions and paging tokens stay valid across workers and hosts.
-        secret_key = env.get("PALISADE_SECRET_KEY", "").encode() or hmac.new(
-            blind_index_key, b"palisade-session-secret", hashlib.sha256
-        ).digest()
+        secret_key = (
+            env.get("PALISADE_SECRET_KEY", "").encode()
+            or hmac.new(blind_index_key, b"palisade-session-secret", hashlib.sha256).digest()
+        )
         return cls(
             keys,
             env.get("PALISADE_ACTIVE_DATA_KEY", list(keys)[-1]),

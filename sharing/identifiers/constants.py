@@ -27,6 +27,8 @@ KEYFILE_FORMAT: Final = "palisade-consortium-key/1"
 HASHED_IDENTIFIER_EXTENSION_ID: Final = "extension-definition--b37878c8-5959-4023-a773-555fb2b9f6cc"
 PROMPT_SIGNATURE_EXTENSION_ID: Final = "extension-definition--660c9802-d788-49eb-8ab8-356936b5c504"
 CORROBORATION_EXTENSION_ID: Final = "extension-definition--2ec90411-5dba-42c6-8485-3ef78046305c"
+#: Property-extension a member puts on what it submits: ``anonymous`` and ``sharing_group``.
+REPORT_EXTENSION_ID: Final = "extension-definition--f0a96e34-acfe-49d7-b749-2829ecc56ec1"
 PALISADE_IDENTITY_ID: Final = "identity--deb2df9b-761e-420a-8dfa-3fbcc1e74a96"
 #: Timestamp of the published extension definitions and identity (they never change in v1).
 EXTENSION_DEFINITIONS_CREATED: Final = "2026-11-27T00:00:00.000Z"

@@ -24,6 +24,7 @@ from .constants import (
     MINHASH_SCHEME,
     PALISADE_IDENTITY_ID,
     PROMPT_SIGNATURE_EXTENSION_ID,
+    REPORT_EXTENSION_ID,
 )
 from .hashing import HASH_RE, InvalidHash, parse_hash
 from .prompt import PromptSignature, encode_signature
@@ -182,7 +183,7 @@ def _extension_definition(
 
 
 def extension_definitions() -> list[dict[str, Any]]:
-    """The three extension-definition objects Palisade publishes."""
+    """The four extension-definition objects Palisade publishes."""
     return [
         _extension_definition(
             HASHED_IDENTIFIER_EXTENSION_ID,
@@ -207,6 +208,15 @@ def extension_definitions() -> list[dict[str, Any]]:
             "How many members report a canonical indicator, when it was first and last "
             "seen, sightings, whether it is disputed, and its decayed score.",
             "corroboration.schema.json",
+            "property-extension",
+        ),
+        _extension_definition(
+            REPORT_EXTENSION_ID,
+            "palisade-report",
+            "How the submitting member shares what it sends: anonymous (others see 'a "
+            "member') and sharing_group (the group whose members may see it; required with "
+            "TLP:RED).",
+            "report.schema.json",
             "property-extension",
         ),
     ]

@@ -61,6 +61,8 @@ def parse_json(body: bytes) -> Any:
         ) from None
     except RecursionError:
         raise InvalidInput("body is nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer longer than Python's 4300-digit limit
+        raise InvalidInput(f"body is not valid JSON: {exc}") from None
 
 
 def parse_bundle(body: bytes, *, max_objects: int) -> dict[str, Any]:

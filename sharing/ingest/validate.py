@@ -25,6 +25,7 @@ from stix2.exceptions import STIXError
 from sharing.identifiers import (
     MINHASH_SCHEME,
     PROMPT_SIGNATURE_EXTENSION_ID,
+    REPORT_EXTENSION_ID,
     TLP_NAMES_BY_ID,
     InvalidHash,
     InvalidSignature,
@@ -33,9 +34,6 @@ from sharing.identifiers import (
     parse_hash,
 )
 from sharing.identifiers.stix import InvalidPattern, parse_pattern
-
-#: Palisade's report property-extension: ``{"anonymous": bool, "sharing_group": "<name>"}``.
-REPORT_EXTENSION_ID: Final = "extension-definition--f0a96e34-acfe-49d7-b749-2829ecc56ec1"
 
 CONTEXT_TYPES: Final = frozenset(
     {

@@ -49,15 +49,19 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
     from sharing.api import register as register_api
-    from sharing.web import errors, health
+    from sharing.portal.web import blueprint as portal_blueprint
+    from sharing.taxii import blueprint as taxii_blueprint
+    from sharing.web import errors, health, observability, ratelimit, security
 
     app.register_blueprint(health.blueprint)
     register_api(app)
-    from sharing.portal.web import blueprint as portal_blueprint
-
+    app.register_blueprint(taxii_blueprint)
     app.register_blueprint(portal_blueprint)
     # Last, so that ours replace flask-smorest's default HTTPException handler.
     errors.register(app)
+    observability.init_app(app)
+    ratelimit.init_app(app)
+    security.init_app(app)
 
     if not app.debug:
         logging.getLogger("sharing").setLevel(logging.INFO)

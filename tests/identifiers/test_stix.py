@@ -14,6 +14,7 @@ from sharing.identifiers import (
     HASHED_IDENTIFIER_EXTENSION_ID,
     PALISADE_IDENTITY_ID,
     PROMPT_SIGNATURE_EXTENSION_ID,
+    REPORT_EXTENSION_ID,
     TLP_MARKING_IDS,
     TLP_NAMES_BY_ID,
     ConsortiumKey,
@@ -86,6 +87,7 @@ def test_extension_definitions_bundle_passes_stix2_validator_strict_with_no_find
         HASHED_IDENTIFIER_EXTENSION_ID,
         PROMPT_SIGNATURE_EXTENSION_ID,
         CORROBORATION_EXTENSION_ID,
+        REPORT_EXTENSION_ID,
     }
 
 
