@@ -82,7 +82,12 @@ def post_with_retry(
     return response
 
 
-def start_gunicorn(server: LiveServer, workers: int = 3, boot_timeout: float = 90) -> None:
+def start_gunicorn(
+    server: LiveServer,
+    workers: int = 3,
+    boot_timeout: float = 90,
+    extra_env: dict[str, str] | None = None,
+) -> None:
     """Like ``LiveServer.start_gunicorn`` but in its own process group (so ``kill -9`` can hit
     master and workers at once) and patient with slow worker boots (a booting worker makes the
     probe time out rather than be refused)."""
@@ -93,6 +98,7 @@ def start_gunicorn(server: LiveServer, workers: int = 3, boot_timeout: float = 9
             "DATABASE_URL": server.database_url,
             "PALISADE_INSTANCE": str(server.instance),
             "PALISADE_KEY_FILE": str(server.key_file),
+            **(extra_env or {}),
         }
     )
     for name, value in server.overrides.items():

@@ -39,13 +39,15 @@ def _run(
 ) -> None:
     metrics_dir = tmp_path / "prom"
     metrics_dir.mkdir()
-    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(metrics_dir))
+    # Only the server's environment: prometheus_client reads this variable in whichever
+    # process sees it, and the test process must stay in single-process mode.
+    metrics_env = {"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
     server = LiveServer(fresh_database_url(backend, tmp_path, "palisade_conc"), tmp_path / "inst")
     try:
         keys = [server.member(f"lab-{i}") for i in range(MEMBERS)]
         plans = [raw_values(i, bundles, size, pool=size * 2) for i in range(MEMBERS)]
         payloads = [[bundle_bytes(chunk) for chunk in plan] for plan in plans]
-        start_gunicorn(server, workers=3)
+        start_gunicorn(server, workers=3, extra_env=metrics_env)
         log = PostLog()
 
         def member_job(i: int) -> list[int]:
