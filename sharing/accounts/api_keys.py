@@ -122,24 +122,40 @@ def authenticate(session: Session, presented: str, remote_addr: str | None) -> P
     if parts is None:
         raise invalid
     prefix, secret = parts
-    key = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
-    if key is None or not hmac.compare_digest(key.secret_hash, _digest(secret)):
+    # One Core query for the key and its organization: authentication runs on every API
+    # request, so it stays off the ORM's identity map and lazy loads.
+    row = session.execute(
+        select(
+            ApiKey.id,
+            ApiKey.secret_hash,
+            ApiKey.scopes,
+            ApiKey.allowed_ips,
+            ApiKey.expires_at,
+            ApiKey.revoked_at,
+            ApiKey.last_used_at,
+            Organization.id.label("org_id"),
+            Organization.name.label("org_name"),
+            Organization.is_active,
+        )
+        .join(Organization, Organization.id == ApiKey.org_id)
+        .where(ApiKey.prefix == prefix)
+    ).first()
+    if row is None or not hmac.compare_digest(bytes(row.secret_hash), _digest(secret)):
         raise invalid
     now = utcnow()
-    if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
+    if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
         raise invalid
-    org = key.org
-    if not org.is_active:
+    if not row.is_active:
         raise invalid
-    if key.allowed_ips and not _address_allowed(remote_addr, json.loads(key.allowed_ips)):
+    if row.allowed_ips and not _address_allowed(remote_addr, json.loads(row.allowed_ips)):
         raise Forbidden("this API key may not be used from this address")
     return Principal(
-        org_id=org.id,
-        org_name=org.name,
-        scopes=key.scope_set,
+        org_id=row.org_id,
+        org_name=row.org_name,
+        scopes=frozenset(s for s in row.scopes.split(",") if s),
         api_key_prefix=prefix,
-        group_ids=group_ids_of(session, org.id),
-        api_key_id=key.id if _stale(key.last_used_at, now) else None,
+        group_ids=group_ids_of(session, row.org_id),
+        api_key_id=row.id if _stale(row.last_used_at, now) else None,
     )
 
 
