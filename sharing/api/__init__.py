@@ -43,4 +43,7 @@ def register(app: Flask) -> Api:
     for module in (match, range_api, sightings):
         api.register_blueprint(module.blueprint)
     app.extensions["palisade_api"] = api
+    from sharing.api import docs
+
+    app.register_blueprint(docs.blueprint)
     return api

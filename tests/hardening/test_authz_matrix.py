@@ -59,7 +59,7 @@ CLASSES = (
 )
 UNAUTHENTICATED = ("none", "malformed", "wrong_key", "expired", "revoked")
 PORTAL_PREFIXES = ("/portal",)
-PUBLIC_RULES = {"/healthz", "/readyz", "/metrics", "/api/v1/openapi.json"}
+PUBLIC_RULES = {"/healthz", "/readyz", "/metrics", "/api/v1/openapi.json", "/api/docs"}
 TAXII_ACCEPT = "application/taxii+json;version=2.1"
 STIX = "application/stix+json"
 
@@ -88,6 +88,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/metrics"): public(),
     ("GET", "/api/v1/openapi.json"): public(),
     ("GET", "/static/<path:filename>"): public(404),
+    ("GET", "/api/docs"): public(),
+    ("GET", "/api/docs/static/<path:filename>"): public(404),
     ("GET", "/api/v1/whoami"): row(wrong_scope=200, owner=200, other=200),
     ("POST", "/api/v1/bundles"): row(wrong_scope=403, owner=202, other=202),
     ("GET", "/api/v1/status/<string:status_id>"): row(wrong_scope=403, owner=200, other=404),
