@@ -36,6 +36,9 @@ def _prepare_sqlite(engine: Engine) -> None:
         # FULL would add an fsync per commit for power-loss durability.
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA cache_size=-65536")
+        # Reads through the OS page cache, shared by every connection and worker, instead of
+        # each connection's private cache: indexes of millions of indicators stay hot once.
+        cursor.execute("PRAGMA mmap_size=1073741824")
         cursor.execute("PRAGMA temp_store=MEMORY")
         cursor.close()
 
