@@ -311,6 +311,7 @@ def test_keys_status_reports_the_active_key_and_what_it_protects(upgraded: Insta
             "values": 1,
             "status": "active",
             "rotation_finished_at": None,
+            "rows_reencrypted": 0,
         }
     ]
     assert status["unknown_key_values"] == {}
