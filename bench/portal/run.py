@@ -244,7 +244,7 @@ def main() -> None:
         started = time.perf_counter()
         client.get("/portal/platform/keys")
         elapsed = (time.perf_counter() - started) * 1000
-        print(f"\nKey-rotation page (scans every ciphertext): {elapsed:.0f} ms")
+        print(f"\nKey-rotation page (rotation records): {elapsed:.0f} ms")
 
 
 if __name__ == "__main__":
