@@ -114,6 +114,17 @@ def check_password(session: Session, username: str, password: str) -> User:
     return user
 
 
+def set_active(session: Session, user: User, active: bool, *, actor: audit.Actor) -> None:
+    """Deactivate (or reactivate) a user; deactivation also ends every session they hold."""
+    if user.is_active == active:
+        return
+    user.is_active = active
+    if not active:
+        user.session_version += 1
+    action = "user.reactivate" if active else "user.deactivate"
+    audit.record(session, actor, action, f"user:{user.username}")
+
+
 def logout_everywhere(session: Session, user: User, *, actor: audit.Actor) -> None:
     user.session_version += 1
     audit.record(session, actor, "user.logout_everywhere", f"user:{user.username}")

@@ -100,6 +100,11 @@ class RoleForm(FlaskForm):
     submit = SubmitField("Change role")
 
 
+class ActiveForm(FlaskForm):
+    active = SelectField("Account", choices=[("1", "active"), ("0", "deactivated")])
+    submit = SubmitField("Save")
+
+
 class OrgForm(FlaskForm):
     name = StringField("Lab name (a-z, 0-9, . _ -)", validators=[DataRequired(), Length(max=64)])
     display_name = StringField("Display name", validators=[Optional(), Length(max=200)])

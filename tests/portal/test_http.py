@@ -190,3 +190,24 @@ def test_spec_tables_are_up_to_date() -> None:
     assert TARGET.read_text(encoding="utf-8") == render(), (
         "run `python -m sharing.portal.spectables`"
     )
+
+
+def test_a_lab_admin_deactivates_a_member_who_is_then_logged_out_and_refused(
+    client: FlaskClient, people: dict[str, Any]
+) -> None:
+    member = client.application.test_client()
+    login(member, "member")
+    assert member.get("/portal/dashboard").status_code == 200
+    login(client, "admin")
+    code(client, pyotp.TOTP(people["secret"]).now())
+    token = csrf_from(client.get("/portal/lab").text)
+    response = client.post(
+        "/portal/lab/users/member/active", data={"active": "0", "csrf_token": token}
+    )
+    assert response.status_code == 302
+    assert member.get("/portal/dashboard").status_code == 302
+    assert "/portal/dashboard" not in login(member, "member").headers.get("Location", "")
+    # an admin cannot deactivate themself
+    token = csrf_from(client.get("/portal/lab").text)
+    own = client.post("/portal/lab/users/admin/active", data={"active": "0", "csrf_token": token})
+    assert own.status_code == 404

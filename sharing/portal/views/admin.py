@@ -15,6 +15,7 @@ from sharing.models.base import utcnow
 from sharing.portal import mfa, queries
 from sharing.portal import session as ps
 from sharing.portal.forms import (
+    ActiveForm,
     ConfirmForm,
     GroupForm,
     GroupMemberForm,
@@ -88,6 +89,24 @@ def set_role(username: str) -> Response:
             abort(404, description="no such user in your lab")
         users.set_role(db, user, form.role.data or "member", actor=me.principal.actor)
     flash(f"{username} is now {form.role.data}.", "info")
+    return ps.redirect_to("portal.lab")
+
+
+@blueprint.route("/lab/users/<username>/active", methods=["POST"])
+@ps.org_admin_required
+def set_active(username: str) -> Response:
+    """Deactivate or reactivate a member of the admin's own lab (never oneself)."""
+    me = ps.current()
+    form = ActiveForm()
+    if not form.validate_on_submit():
+        abort(400, description="bad request")
+    active = form.active.data == "1"
+    with runtime().db.transaction(write=True) as db:
+        user = users.get_user(db, username)
+        if user.org_id != me.org_id or user.role == "platform-admin" or user.id == me.id:
+            abort(404, description="no such user in your lab")
+        users.set_active(db, user, active, actor=me.principal.actor)
+    flash(f"{username} is now {'active' if active else 'deactivated'}.", "info")
     return ps.redirect_to("portal.lab")
 
 
