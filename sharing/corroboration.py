@@ -173,6 +173,11 @@ def summarise(
     return summaries
 
 
+# reporter pseudonym -> organization id. Both sides are immutable (the pseudonym is a keyed hash
+# of the id), so a process may remember what it decrypted once; nothing here needs sharing.
+_REPORTER_ORGS: dict[bytes, int] = {}
+
+
 class _ReporterNames:
     """Organization names by reporter pseudonym, decrypting each member's entry once."""
 
@@ -181,19 +186,23 @@ class _ReporterNames:
     ) -> None:
         self.session = session
         self.cipher = cipher
-        self.org_names = org_names
+        self.org_names = dict(org_names or {})
         self._cache: dict[bytes, str] = {}
 
     def __call__(self, reporter_bi: bytes) -> str:
         name = self._cache.get(reporter_bi)
         if name is None:
-            if self.org_names is None:
-                self.org_names = _org_names(self.session)
-            row = self.session.get(Reporter, reporter_bi.hex())
+            org_id = _REPORTER_ORGS.get(reporter_bi)
+            if org_id is None:
+                row = self.session.get(Reporter, reporter_bi.hex())
+                if row is not None:
+                    org_id = int(self.cipher.decrypt_text(row.org_ct, f"reporters.org:{row.id}"))
+                    _REPORTER_ORGS[reporter_bi] = org_id
             name = ANONYMOUS_LABEL
-            if row is not None:
-                org_id = int(self.cipher.decrypt_text(row.org_ct, f"reporters.org:{row.id}"))
-                name = self.org_names.get(org_id, ANONYMOUS_LABEL)
+            if org_id is not None:
+                if org_id not in self.org_names:
+                    self.org_names[org_id] = _org_name(self.session, org_id)
+                name = self.org_names[org_id] or ANONYMOUS_LABEL
             self._cache[reporter_bi] = name
         return name
 
@@ -232,6 +241,12 @@ def _report_view(viewer: Viewer, report: Any, now: datetime, names: _ReporterNam
         created_at=report.created_at,
         updated_at=report.updated_at,
     )
+
+
+def _org_name(session: Session, org_id: int) -> str:
+    from sharing.models.accounts import Organization
+
+    return session.scalar(select(Organization.name).where(Organization.id == org_id)) or ""
 
 
 def _org_names(session: Session) -> dict[int, str]:
