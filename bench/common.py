@@ -11,12 +11,8 @@ import platform
 import shutil
 import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
-
-import requests
 
 from sharing import audit, migrate
 from sharing.accounts import api_keys, consortium, orgs
@@ -74,47 +70,18 @@ class Instance:
         return key
 
     def serve(self, workers: int = 2, extra_env: dict[str, str] | None = None) -> str:
-        port = free_port()
-        env = dict(os.environ)
-        env.update(
-            {
-                "DATABASE_URL": self.database_url,
-                "PALISADE_INSTANCE": str(self.folder),
-                "PALISADE_KEY_FILE": str(self.key_file),
-                **(extra_env or {}),
-            }
+        from tests.live import spawn_gunicorn
+
+        env = {
+            "DATABASE_URL": self.database_url,
+            "PALISADE_INSTANCE": str(self.folder),
+            "PALISADE_KEY_FILE": str(self.key_file),
+            **(extra_env or {}),
+        }
+        self.process, self.url = spawn_gunicorn(
+            env, workers=workers, boot_timeout=120, log_path=self.folder / "gunicorn.log"
         )
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-w",
-                str(workers),
-                "-k",
-                "gthread",
-                "--threads",
-                "4",
-                "-b",
-                f"127.0.0.1:{port}",
-                "--timeout",
-                "300",
-                "app:app",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        self.url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(self.url + "/readyz", timeout=10).status_code == 200:
-                    return self.url
-            except (requests.ConnectionError, requests.Timeout):
-                time.sleep(0.2)
-        raise RuntimeError("server did not come up")
+        return self.url
 
     def stop(self) -> None:
         if self.process is not None:

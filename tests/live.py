@@ -93,49 +93,29 @@ class LiveServer:
         self._thread.start()
         return self
 
-    def start_gunicorn(self, workers: int = 2, port: int | None = None) -> LiveServer:
-        port = port or free_port()
-        env = dict(os.environ)
-        env.update(
-            {
-                "DATABASE_URL": self.database_url,
-                "PALISADE_INSTANCE": str(self.instance),
-                "PALISADE_KEY_FILE": str(self.key_file),
-            }
+    def start_gunicorn(
+        self,
+        workers: int = 2,
+        port: int | None = None,
+        *,
+        boot_timeout: float = 90,
+        extra_env: dict[str, str] | None = None,
+    ) -> LiveServer:
+        env = {
+            "DATABASE_URL": self.database_url,
+            "PALISADE_INSTANCE": str(self.instance),
+            "PALISADE_KEY_FILE": str(self.key_file),
+        }
+        env.update({f"PALISADE_{name.upper()}": str(v) for name, v in self.overrides.items()})
+        env.update(extra_env or {})
+        self._process, self.url = spawn_gunicorn(
+            env,
+            workers=workers,
+            port=port,
+            boot_timeout=boot_timeout,
+            log_path=self.instance / "gunicorn.log",
         )
-        for name, value in self.overrides.items():
-            env[f"PALISADE_{name.upper()}"] = str(value)
-        self._process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-w",
-                str(workers),
-                "-k",
-                "gthread",
-                "--threads",
-                "4",
-                "-b",
-                f"127.0.0.1:{port}",
-                "app:app",
-            ],
-            cwd=Path(__file__).resolve().parent.parent,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        self.url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return self
-            except requests.RequestException:
-                time.sleep(0.1)
-            if self._process.poll() is not None:
-                raise RuntimeError(self._process.stderr.read().decode())  # type: ignore[union-attr]
-        raise RuntimeError("gunicorn did not start within 30 s")
+        return self
 
     def stop(self) -> None:
         if self._server is not None:
@@ -149,6 +129,59 @@ class LiveServer:
                 self._process.kill()
             self._process = None
         self.db.dispose()
+
+
+def spawn_gunicorn(
+    env: dict[str, str],
+    *,
+    workers: int = 2,
+    port: int | None = None,
+    boot_timeout: float = 90,
+    log_path: Path,
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``gunicorn app:app`` on loopback in its own process group and wait for /readyz.
+
+    The one way tests and benchmarks start a multi-process server. Its own process group lets a
+    crash test ``kill -9`` master and workers at once; the probe is patient because a worker
+    that is still importing the app makes it time out rather than be refused.
+    """
+    port = port or free_port()
+    full_env = {**os.environ, **env}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-w",
+            str(workers),
+            "-k",
+            "gthread",
+            "--threads",
+            "4",
+            "--timeout",
+            "300",
+            "-b",
+            f"127.0.0.1:{port}",
+            "app:app",
+        ],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=full_env,
+        stdout=subprocess.DEVNULL,
+        stderr=log_path.open("ab"),
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + boot_timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url + "/readyz", timeout=5).status_code == 200:
+                return process, url
+        except requests.RequestException:
+            time.sleep(0.2)
+        if process.poll() is not None:
+            raise RuntimeError(log_path.read_text(errors="replace")[-3000:])
+    process.kill()
+    raise RuntimeError(f"gunicorn did not become ready within {boot_timeout} s")
 
 
 @contextmanager

@@ -6,8 +6,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -16,7 +14,7 @@ from pathlib import Path
 import requests
 
 from sharing.identifiers import hash_identifier
-from tests.live import LiveServer, free_port
+from tests.live import LiveServer
 from tests.stix_factories import TEST_CONSORTIUM_KEY, body, make_bundle, make_indicator
 
 STIX = "application/stix+json"
@@ -88,56 +86,8 @@ def start_gunicorn(
     boot_timeout: float = 90,
     extra_env: dict[str, str] | None = None,
 ) -> None:
-    """Like ``LiveServer.start_gunicorn`` but in its own process group (so ``kill -9`` can hit
-    master and workers at once) and patient with slow worker boots (a booting worker makes the
-    probe time out rather than be refused)."""
-    port = free_port()
-    env = dict(os.environ)
-    env.update(
-        {
-            "DATABASE_URL": server.database_url,
-            "PALISADE_INSTANCE": str(server.instance),
-            "PALISADE_KEY_FILE": str(server.key_file),
-            **(extra_env or {}),
-        }
-    )
-    for name, value in server.overrides.items():
-        env[f"PALISADE_{name.upper()}"] = str(value)
-    log_path = server.instance / "gunicorn.log"
-    server._process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-w",
-            str(workers),
-            "-k",
-            "gthread",
-            "--threads",
-            "4",
-            "--timeout",
-            "120",
-            "-b",
-            f"127.0.0.1:{port}",
-            "app:app",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log_path.open("ab"),
-        start_new_session=True,
-    )
-    server.url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + boot_timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(server.url + "/readyz", timeout=5).status_code == 200:
-                return
-        except requests.RequestException:
-            time.sleep(0.2)
-        if server._process.poll() is not None:
-            raise RuntimeError(log_path.read_text()[-3000:])
-    raise RuntimeError(f"gunicorn did not start within {boot_timeout} s")
+    """Gunicorn in its own process group, patient with slow boots (see tests.live)."""
+    server.start_gunicorn(workers, boot_timeout=boot_timeout, extra_env=extra_env)
 
 
 def kill9(server: LiveServer) -> None:

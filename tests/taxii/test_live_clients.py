@@ -113,22 +113,7 @@ def _page(url: str, key: str, collection: str, **params: Any) -> requests.Respon
     return response
 
 
-class _Gunicorn(LiveServer):
-    """LiveServer whose start also waits out a worker that boots slower than 1 s.
-
-    ``LiveServer.start_gunicorn`` polls /healthz with a 1 s read timeout and gives up on the
-    first ReadTimeout (the master accepts connections before its worker has booted).
-    """
-
-    def start_gunicorn(self, workers: int = 2, port: int | None = None) -> LiveServer:
-        try:
-            return super().start_gunicorn(workers, port)
-        except requests.ReadTimeout:
-            requests.get(self.url + "/healthz", timeout=30).raise_for_status()
-            return self
-
-
-class _SecondProcess(_Gunicorn):
+class _SecondProcess(LiveServer):
     """Another gunicorn process over an existing server's database, instance and keys."""
 
     def __init__(self, first: LiveServer) -> None:  # no re-seeding: the database is shared
@@ -142,7 +127,7 @@ def test_a_next_token_from_one_server_process_is_honoured_by_another(
     backend: str, tmp_path: Any
 ) -> None:
     url = fresh_database_url(backend, tmp_path, "palisade_taxii_procs")
-    first = _Gunicorn(url, tmp_path / "instance")
+    first = LiveServer(url, tmp_path / "instance")
     key = first.member("lab-a")
     first.start_gunicorn(workers=1)
     second = _SecondProcess(first).start_gunicorn(workers=1)
