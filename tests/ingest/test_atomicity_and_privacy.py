@@ -101,3 +101,17 @@ def test_the_raw_bundle_is_kept_encrypted_for_provenance(exchange):
     assert json.loads(raw)["objects"] == bundle["objects"]
     assert row.raw_expires_at is not None and row.raw_expires_at > row.received_at
     assert b"prov" not in bytes(row.raw_ct) and body(bundle)[:40] not in bytes(row.raw_ct)
+
+
+def test_raw_bundles_past_their_retention_are_dropped_by_the_next_submission(exchange):
+    member = exchange.member("lab-a")
+    old = exchange.submit(member, make_indicator("old@evil.test"))
+    row = exchange.session.get(Submission, old.id)
+    row.raw_expires_at = row.received_at  # as if its retention had run out
+    exchange.session.flush()
+    fresh = exchange.submit(member, make_indicator("fresh@evil.test"))
+    exchange.session.expire_all()
+    assert exchange.session.get(Submission, old.id).raw_ct is None
+    assert exchange.session.get(Submission, fresh.id).raw_ct is not None
+    # the status resource outlives the raw copy
+    assert exchange.session.get(Submission, old.id).outcomes_ct is not None
