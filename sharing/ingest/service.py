@@ -11,11 +11,12 @@ import gzip
 import json
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from sharing import audit, ledger
 from sharing.accounts.principal import Principal
@@ -113,7 +114,7 @@ def submit_bundle(rt: Runtime, principal: Principal, body: bytes) -> StatusRepor
     raise AssertionError("unreachable")
 
 
-def purge_expired_raw_bundles(session: Any, now: Any) -> int:
+def purge_expired_raw_bundles(session: Session, now: datetime) -> int:
     """Drop provenance copies past their retention. Runs with each bundle's writes (an indexed,
     usually empty update), so retention holds without a scheduler living in some process."""
     result = session.execute(
