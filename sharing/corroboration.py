@@ -249,7 +249,8 @@ def _org_name(session: Session, org_id: int) -> str:
     return session.scalar(select(Organization.name).where(Organization.id == org_id)) or ""
 
 
-def _org_names(session: Session) -> dict[int, str]:
+def org_names(session: Session) -> dict[int, str]:
+    """Every organization's name by id (for pages that name many reporters at once)."""
     from sharing.models.accounts import Organization
 
     return {row.id: row.name for row in session.execute(select(Organization.id, Organization.name))}

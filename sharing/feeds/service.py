@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sharing.accounts.principal import Principal
-from sharing.corroboration import _org_names, summarise
+from sharing.corroboration import org_names, summarise
 from sharing.errors import Forbidden, NotFound
 from sharing.feeds import tokens
 from sharing.feeds.collections import Collection, collections_for, get_collection
@@ -240,7 +240,7 @@ def _visible_indicators(session: Session, viewer: Viewer, ids: list[int]) -> dic
 def _render_indicators(
     rt: Runtime, session: Session, viewer: Viewer, ids: list[int], current: dict[int, Any]
 ) -> tuple[dict[int, dict[str, Any]], dict[int, str]]:
-    summaries = summarise(session, rt.cipher, viewer, ids, utcnow(), org_names=_org_names(session))
+    summaries = summarise(session, rt.cipher, viewer, ids, utcnow(), org_names=org_names(session))
     values = {
         row.id: row
         for row in session.execute(
