@@ -49,6 +49,7 @@ class _ExistingReport:
     indicator_id: int
     source_modified: datetime
     revoked: bool
+    group_id: int | None
 
 
 class BundleWriter:
@@ -173,7 +174,9 @@ class BundleWriter:
             report_id = next_report_id
             next_report_id += 1
             new_reports.append(self._report_row(item, group_id, found[0], report_id))
-            reports[item.source_id] = _ExistingReport(report_id, found[0], item.modified, False)
+            reports[item.source_id] = _ExistingReport(
+                report_id, found[0], item.modified, False, group_id
+            )
             self.source_map[item.source_id] = (found[1], report_id)
             self._change(reason, group_id, indicator_id=found[0])
             outcomes.append(
@@ -214,9 +217,10 @@ class BundleWriter:
                     Report.indicator_id,
                     Report.source_modified,
                     Report.revoked,
+                    Report.group_id,
                 ).where(Report.reporter_bi == self.reporter_bi, Report.source_id.in_(chunk))
             ):
-                found[row[0]] = _ExistingReport(row[1], row[2], row[3], row[4])
+                found[row[0]] = _ExistingReport(row[1], row[2], row[3], row[4], row[5])
         return found
 
     def _indicator_row(self, item: IndicatorIn, bi: bytes, row_id: int, stix_id: str) -> dict:
@@ -309,7 +313,8 @@ class BundleWriter:
                 "a new version may not change the indicator's pattern; revoke it and submit a "
                 "new indicator instead",
             )
-        old_group = self.session.scalar(select(Report.group_id).where(Report.id == existing.id))
+        # Known from the batched lookup: no per-report query on the update path.
+        old_group = existing.group_id
         self.session.execute(
             update(Report)
             .where(Report.id == existing.id)
@@ -328,6 +333,7 @@ class BundleWriter:
             )
         )
         existing.source_modified = item.modified
+        existing.group_id = group_id
         reason = "revoke" if item.revoked else "update"
         self.source_map[item.source_id] = (found[1], existing.id)
         self._change(reason, group_id, indicator_id=existing.indicator_id)

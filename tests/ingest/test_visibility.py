@@ -64,3 +64,39 @@ def test_named_reports_show_the_reporting_lab(exchange):
     exchange.submit(a, make_indicator("named@evil.test"))
     (other,) = exchange.view(b).values()
     assert other.reporters == ["lab-a"]
+
+
+def test_moving_a_report_into_a_group_tells_both_old_and_new_audiences(exchange):
+    from sqlalchemy import select
+
+    from sharing.models.feed import FeedEntry
+    from tests.stix_factories import ts
+
+    a = exchange.member("lab-a")
+    exchange.group("inner-circle", a)
+    a = exchange.refresh(a)
+    public = make_indicator("moved@evil.test", modified=ts(days=-2))
+    exchange.submit(a, public)
+    exchange.submit(
+        a,
+        dict(
+            public,
+            modified=ts(days=-1),
+            extensions={
+                **public.get("extensions", {}),
+                "extension-definition--f0a96e34-acfe-49d7-b749-2829ecc56ec1": {
+                    "extension_type": "property-extension",
+                    "sharing_group": "inner-circle",
+                },
+            },
+        ),
+    )
+    last = exchange.session.execute(
+        select(FeedEntry.public, FeedEntry.group_id, FeedEntry.reason)
+        .order_by(FeedEntry.seq.desc())
+        .limit(2)
+    ).all()
+    assert {(row.public, row.group_id is None, row.reason) for row in last} == {
+        (True, True, "update"),
+        (False, False, "update"),
+    }
