@@ -60,11 +60,14 @@ def _timestamp(value: str, what: str) -> datetime:
     if parsed is None:
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            parsed = None
-        if parsed is None or parsed.tzinfo is None:
-            raise InvalidInput(f"{what} must be a timestamp like 2026-01-31T12:00:00.000000Z")
-        parsed = parsed.astimezone(UTC)
+            if parsed.tzinfo is None:
+                raise ValueError("no time zone")
+            # OverflowError: an offset that moves year 1 or 9999 out of range
+            parsed = parsed.astimezone(UTC)
+        except (ValueError, OverflowError):
+            raise InvalidInput(
+                f"{what} must be a timestamp like 2026-01-31T12:00:00.000000Z"
+            ) from None
     return parsed
 
 
@@ -94,9 +97,12 @@ def parse_limit() -> int | None:
     raw = request.args.get("limit")
     if raw is None:
         return None
-    if not raw.isdigit() or int(raw) < 1:
+    # isascii: str.isdigit() also accepts digits int() refuses, such as "²"
+    digits = raw.lstrip("0")
+    if not (raw.isascii() and raw.isdigit()) or not digits:
         raise InvalidInput("limit must be a positive integer")
-    return int(raw)
+    # Beyond any page size (the server caps it), and int() refuses over 4300 digits.
+    return int(digits) if len(digits) <= 18 else 10**18
 
 
 def page_headers(first: str | None, last: str | None) -> dict[str, str]:
