@@ -21,7 +21,9 @@ environment (``PALISADE_RATELIMIT_SUBMIT``, ``PALISADE_RATELIMIT_SUBMIT_MEMBER``
 wins over the defaults above. Values use the ``limits`` syntax (``"10/second;600/minute"``);
 ``off`` disables one budget, ``PALISADE_RATELIMIT_ENABLED=0`` all of them. Storage is
 in-memory per process unless ``PALISADE_RATELIMIT_URI`` (``Settings.ratelimit_uri``) names a
-shared store such as ``redis://host:6379/0``, which several workers and hosts then share.
+shared store such as ``redis://host:6379/0``, which several workers and hosts then share
+(the Redis client is a dependency: ``flask-limiter[redis]``; tests/hardening/
+test_ratelimit_shared.py proves the sharing against a real redis-server).
 """
 
 from __future__ import annotations

@@ -1,5 +1,10 @@
 """Hardening fixtures: an in-process exchange whose app settings a test chooses, plus members.
 
+``redis_url`` is a real ``redis-server`` (the Debian package) on a free loopback port, one per
+test session and xdist worker, emptied before each test. Without the binary the Redis tests are
+skipped with a message, unless ``PALISADE_REQUIRE_REDIS=1`` (CI, like PostgreSQL), where that is
+a failure.
+
 Long variants are marked ``@pytest.mark.slow`` and skipped unless asked for (``-m slow`` or
 ``PALISADE_SLOW=1``), so the CI part of tests/hardening stays within a few minutes; see
 docs/OPERATIONS.md ("Proving it") for the long runs.
@@ -8,7 +13,10 @@ docs/OPERATIONS.md ("Proving it") for the long runs.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +30,7 @@ from sharing.config import Settings
 from sharing.crypto.keyring import KeySource
 from sharing.db import Database
 from tests.factories import TEST_ACTOR, make_api_key, make_org
+from tests.live import free_port
 from tests.stix_factories import TEST_CONSORTIUM_KEY
 
 HERE = Path(__file__).resolve().parent
@@ -89,3 +98,84 @@ def make_app(db: Database, key_source: KeySource, tmp_path: Path) -> Callable[..
         )
 
     return build
+
+
+# ---- a real Redis --------------------------------------------------------------------------
+
+
+def require_redis() -> str:
+    """Path of ``redis-server``; skip (or, under PALISADE_REQUIRE_REDIS=1, fail) without it."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    message = "Redis tests need redis-server (apt-get install redis-server; .ci/run does)"
+    if os.environ.get("PALISADE_REQUIRE_REDIS") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+class RedisServer:
+    """``redis-server`` on 127.0.0.1 without persistence, started and stopped by a test."""
+
+    def __init__(self, workdir: Path) -> None:
+        import redis
+
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process = subprocess.Popen(
+            [
+                require_redis(),
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(workdir),
+            ],
+            stdout=(workdir / "redis.log").open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+        self.client = redis.Redis.from_url(self.url)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                self.client.ping()
+                return
+            except redis.ConnectionError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    log = (workdir / "redis.log").read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"redis-server did not start: {log}") from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.client.close()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    require_redis()
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """URL of the session's Redis, emptied so no test sees another's counters."""
+    redis_server.client.flushdb()
+    return redis_server.url
