@@ -39,12 +39,20 @@ def free_port() -> int:
 class Instance:
     """A fresh Palisade instance (SQLite by default) with an optional gunicorn server."""
 
-    def __init__(self, name: str, database_url: str | None = None) -> None:
+    def __init__(
+        self, name: str, database_url: str | None = None, *, copy_of: Path | None = None
+    ) -> None:
+        """A new instance under bench/.work/<name>; ``copy_of``: start from a copy of a saved
+        SQLite instance folder (see :meth:`save`) instead of an empty store."""
         self.folder = WORK / name
         shutil.rmtree(self.folder, ignore_errors=True)
-        self.folder.mkdir(parents=True)
+        if copy_of is not None:
+            shutil.copytree(copy_of, self.folder)
+        else:
+            self.folder.mkdir(parents=True)
         self.key_file = self.folder / "palisade-keys.json"
-        write_keyring_file(self.key_file, generate_keyring())
+        if copy_of is None:
+            write_keyring_file(self.key_file, generate_keyring())
         self.database_url = database_url or f"sqlite:///{self.folder / 'palisade.db'}"
         self.settings = Settings.from_env(
             environ={"DATABASE_URL": self.database_url}, overrides={"instance_path": self.folder}
@@ -56,8 +64,9 @@ class Instance:
             database=self.db,
             key_source=KeySource.open(self.key_file, {}, create=False),
         )
-        with self.db.transaction(write=True) as session:
-            consortium.register(session, "c1", actor=ACTOR)
+        if copy_of is None:
+            with self.db.transaction(write=True) as session:
+                consortium.register(session, "c1", actor=ACTOR)
         self.process: subprocess.Popen[bytes] | None = None
         self.url = ""
 
@@ -82,6 +91,22 @@ class Instance:
             env, workers=workers, boot_timeout=120, log_path=self.folder / "gunicorn.log"
         )
         return self.url
+
+    def save(self, target: Path) -> None:
+        """Copy this SQLite instance (database and key file) to ``target`` for later runs."""
+        import sqlite3
+
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
+        # SQLite's online backup: a consistent copy whatever the WAL holds.
+        source = sqlite3.connect(self.folder / "palisade.db")
+        copy = sqlite3.connect(target / "palisade.db")
+        try:
+            source.backup(copy)
+        finally:
+            copy.close()
+            source.close()
+        shutil.copy2(self.key_file, target / "palisade-keys.json")
 
     def stop(self) -> None:
         if self.process is not None:

@@ -1,20 +1,28 @@
 """Ingest throughput over HTTP, beside ``stix2.parse`` of the same bundles in the same run.
 
-    python bench/ingest/run.py [--store 0,1000000] [--bundles 3] [--size 10000]
+    python bench/ingest/run.py [--checkpoints 0,1000000,5000000] [--bundles 3] [--size 10000]
+                               [--clients 1,2] [--save DIR] [--start-from DIR/store-N]
 
-For each store size: preload the store to that many indicators (in-process, through the real
-ingest service), start gunicorn (2 workers) on loopback, then POST bundles of ``--size`` email
-indicators at 0 %, 50 % and 100 % overlap with what is stored and time each request end to end
-(JSON encoding, HTTP, validation, dedup, encryption, commit, status response). The peer figure
-is ``stix2.parse`` on every object of the same bundle, single process, measured in the same run
-so that the ratio holds on a noisy machine. Target (issue 4): >= 20x the stix2.parse rate,
-and flat as the store grows.
+One store grows through the checkpoints: it is filled in-process through the real ingest
+service (``submit_bundle``, 20,000-indicator bundles; its rate per segment is printed too, which
+is itself the in-process ingest rate as the store grows), and at each checkpoint gunicorn
+(2 workers) serves it on loopback while bundles of ``--size`` e-mail indicators are POSTed at
+0 %, 50 % and 100 % overlap with what is stored. Each request is timed end to end (JSON
+encoding, HTTP, validation, dedup, encryption, commit, the status response). With
+``--clients 2`` that many submitters (separate members, separate processes) post at once and
+the figure is total indicators/s. The peer is ``stix2.parse`` of every object of the same
+bundle, single process, in the same run, so that the ratio holds on a noisy machine.
+``--save DIR`` keeps a copy of the store at each checkpoint (DIR/store-N) and ``--start-from``
+measures from such a copy, so a 5-million store is built once and re-measured after changes.
+Target (issue 4): >= 20x the stix2.parse rate, and flat as the store grows to 5 million.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
+import shutil
 import statistics
 import sys
 import time
@@ -41,18 +49,36 @@ def bundle_of(prefix: str, start: int, count: int) -> bytes:
     )
 
 
-def preload(instance: Instance, key: str, total: int) -> None:
-    with instance.db.transaction() as session:
-        principal = api_keys.authenticate(session, key, None)
-    done = 0
-    started = time.perf_counter()
-    while done < total:
-        n = min(PRELOAD_BUNDLE, total - done)
-        submit_bundle(instance.rt, principal, bundle_of("pre", done, n))
-        done += n
-        rate = done / (time.perf_counter() - started)
-        print(f"  preloaded {done:,} ({rate:,.0f}/s)", file=sys.stderr, end="\r")
-    print(file=sys.stderr)
+class Preloader:
+    """Grows the store in-process and reports the rate of each segment."""
+
+    def __init__(self, instance: Instance, key: str) -> None:
+        with instance.db.transaction() as session:
+            self.principal = api_keys.authenticate(session, key, None)
+        self.instance = instance
+        self.done = 0
+
+    def grow_to(self, total: int) -> None:
+        if total <= self.done:
+            return
+        start_count, started = self.done, time.perf_counter()
+        cpu = time.process_time()
+        while self.done < total:
+            n = min(PRELOAD_BUNDLE, total - self.done)
+            submit_bundle(self.instance.rt, self.principal, bundle_of("pre", self.done, n))
+            self.done += n
+            rate = (self.done - start_count) / (time.perf_counter() - started)
+            print(f"  preloaded {self.done:,} ({rate:,.0f}/s)", file=sys.stderr, end="\r")
+        added = self.done - start_count
+        wall = time.perf_counter() - started
+        row = {
+            "preload_to": total,
+            "added": added,
+            "wall_per_s": round(added / wall),
+            "cpu_per_s": round(added / (time.process_time() - cpu)),
+        }
+        print(file=sys.stderr)
+        print(json.dumps(row), flush=True)
 
 
 def stix2_rate(raw: bytes) -> float:
@@ -73,56 +99,115 @@ def post(url: str, key: str, raw: bytes) -> float:
     )
     elapsed = time.perf_counter() - started
     status = response.json()
-    assert response.status_code == 202 and status["failure_count"] == 0, status
+    assert response.status_code == 202 and status["failure_count"] == 0, (key[:16], status)
     return elapsed
 
 
-def run(store: int, size: int, bundles: int) -> list[dict]:
-    rows = []
-    with Instance(f"ingest-{store}") as instance:
-        key = instance.member("bench-lab")
-        if store:
-            preload(instance, key, store)
-        url = instance.serve(workers=2)
-        fresh = 0
+def _post_worker(args: tuple[str, str, bytes]) -> tuple[float, float]:
+    url, key, raw = args
+    started = time.perf_counter()
+    post(url, key, raw)
+    return started, time.perf_counter()
+
+
+class Checkpoint:
+    """Measures HTTP submission at one store size."""
+
+    def __init__(self, instance: Instance, key: str, size: int, fresh: int) -> None:
+        self.instance, self.key, self.size, self.fresh = instance, key, size, fresh
+        self.members = 0
+
+    def _bundle(self, overlap: float) -> tuple[bytes, str]:
+        old = int(self.size * overlap)
+        # Overlap: values already stored, reported now by another member (dedup finds the
+        # canonical indicator and adds a report); the rest are new values.
+        objects = json.loads(bundle_of("fresh", self.fresh - old, old))["objects"] if old else []
+        objects += [
+            make_indicator(f"fresh{i}@bench.test")
+            for i in range(self.fresh, self.fresh + self.size - old)
+        ]
+        self.fresh += self.size - old
+        self.members += 1
+        who = self.instance.member(f"lab-{self.fresh}-{self.members}") if old else self.key
+        return body(make_bundle(*objects)), who
+
+    def sequential(self, url: str, overlap: float, bundles: int) -> tuple[float, float]:
+        rates, peer = [], []
+        for _ in range(bundles):
+            raw, who = self._bundle(overlap)
+            rates.append(self.size / post(url, who, raw))
+            peer.append(stix2_rate(raw))
+        return statistics.median(rates), statistics.median(peer)
+
+    def concurrent(self, url: str, overlap: float, clients: int) -> tuple[float, float]:
+        jobs = []
+        for _ in range(clients):
+            raw, who = self._bundle(overlap)
+            if who == self.key:  # separate members, as separate pipelines would be
+                who = self.instance.member(f"lab-c-{self.fresh}")
+            jobs.append((url, who, raw))
+        with multiprocessing.get_context("fork").Pool(clients) as pool:
+            spans = pool.map(_post_worker, jobs)
+        wall = max(end for _, end in spans) - min(start for start, _ in spans)
+        return clients * self.size / wall, stix2_rate(jobs[0][2])
+
+
+def measure(instance: Instance, key: str, store: int, fresh: int, args: argparse.Namespace) -> int:
+    """HTTP figures at this store size; returns where the next fresh values start."""
+    checkpoint = Checkpoint(instance, key, args.size, fresh=fresh)
+    url = instance.serve(workers=2)
+    clients = [int(c) for c in args.clients.split(",")]
+    try:
         for overlap in (0.0, 0.5, 1.0):
-            rates, peer = [], []
-            for _ in range(bundles):
-                old = int(size * overlap)
-                # overlap: values already stored by this member under other source ids
-                # would be "unchanged"; use a second member's view: same values, new reports.
-                raw_old = bundle_of("fresh", max(0, fresh - old), old) if old else b""
-                objects = json.loads(raw_old)["objects"] if old else []
-                objects += [
-                    make_indicator(f"fresh{i}@bench.test") for i in range(fresh, fresh + size - old)
-                ]
-                fresh += size - old
-                raw = body(make_bundle(*objects))
-                other = instance.member(f"lab-{overlap}-{len(rates)}") if old else key
-                elapsed = post(url, other, raw)
-                rates.append(size / elapsed)
-                peer.append(stix2_rate(raw))
-            row = {
-                "store": store,
-                "overlap": overlap,
-                "palisade_per_s": statistics.median(rates),
-                "stix2_parse_per_s": statistics.median(peer),
-            }
-            row["ratio"] = row["palisade_per_s"] / row["stix2_parse_per_s"]
-            rows.append(row)
-            print(json.dumps(row), flush=True)
-    return rows
+            for n in clients:
+                if n == 1:
+                    rate, peer = checkpoint.sequential(url, overlap, args.bundles)
+                else:
+                    rate, peer = checkpoint.concurrent(url, overlap, n)
+                row = {
+                    "store": store,
+                    "overlap": overlap,
+                    "clients": n,
+                    "palisade_per_s": round(rate),
+                    "stix2_parse_per_s": round(peer),
+                    "ratio": round(rate / peer, 1),
+                }
+                print(json.dumps(row), flush=True)
+    finally:
+        instance.process.terminate()  # type: ignore[union-attr]
+        instance.process.wait(timeout=30)  # type: ignore[union-attr]
+        instance.process = None
+    return checkpoint.fresh
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--store", default="0", help="comma-separated store sizes to preload")
+    parser.add_argument(
+        "--checkpoints", "--store", default="0", help="comma-separated store sizes to measure at"
+    )
     parser.add_argument("--size", type=int, default=10_000, help="indicators per bundle")
     parser.add_argument("--bundles", type=int, default=3, help="bundles per overlap level")
+    parser.add_argument("--clients", default="1", help="comma-separated concurrent submitters")
+    parser.add_argument("--save", type=Path, help="keep a copy of the store at each checkpoint")
+    parser.add_argument("--start-from", type=Path, help="a copy saved by --save to start from")
     args = parser.parse_args()
     print(f"# {machine()}", file=sys.stderr)
-    for store in (int(s) for s in args.store.split(",")):
-        run(store, args.size, args.bundles)
+    state = {"preloaded": 0, "fresh": 0}
+    if args.start_from:
+        state = json.loads((args.start_from / "bench-ingest.json").read_text())
+    with Instance("ingest", copy_of=args.start_from) as instance:
+        key = instance.member(f"bench-lab-{state['fresh']}")
+        preloader = Preloader(instance, key)
+        preloader.done = state["preloaded"]
+        for store in sorted(int(s) for s in args.checkpoints.split(",")):
+            preloader.grow_to(store)
+            if args.save:
+                state["preloaded"] = preloader.done
+                (instance.folder / "bench-ingest.json").write_text(json.dumps(state))
+                instance.save(args.save / f"store-{store}")
+                shutil.copy2(instance.folder / "bench-ingest.json", args.save / f"store-{store}")
+            # Fresh values live above every preloaded number, so they never collide.
+            state["fresh"] = measure(instance, key, store, max(state["fresh"], 10**9 + store), args)
 
 
 if __name__ == "__main__":
