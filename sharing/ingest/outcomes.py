@@ -35,6 +35,9 @@ class StatusReport:
     id: str
     request_timestamp: datetime
     outcomes: list[Outcome] = field(default_factory=list)
+    _details: tuple[list[Outcome], int, list[dict[str, Any]], list[dict[str, Any]]] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     @property
     def successes(self) -> list[Outcome]:
@@ -44,18 +47,27 @@ class StatusReport:
     def failures(self) -> list[Outcome]:
         return [o for o in self.outcomes if not o.ok]
 
+    def details(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Status details of the successes and the failures, built once per final outcome list
+        (the response and the stored copy share them)."""
+        cached = self._details
+        if cached is None or cached[0] is not self.outcomes or cached[1] != len(self.outcomes):
+            successes = [o.as_status_detail() for o in self.outcomes if o.ok]
+            failures = [o.as_status_detail() for o in self.outcomes if not o.ok]
+            cached = self._details = (self.outcomes, len(self.outcomes), successes, failures)
+        return cached[2], cached[3]
+
     def as_taxii(self) -> dict[str, Any]:
-        successes = self.successes
-        failures = self.failures
+        successes, failures = self.details()
         return {
             "id": self.id,
             "status": "complete",
             "request_timestamp": stix_timestamp(self.request_timestamp),
             "total_count": len(self.outcomes),
             "success_count": len(successes),
-            "successes": [o.as_status_detail() for o in successes],
+            "successes": successes,
             "failure_count": len(failures),
-            "failures": [o.as_status_detail() for o in failures],
+            "failures": failures,
             "pending_count": 0,
             "pendings": [],
         }

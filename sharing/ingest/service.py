@@ -134,10 +134,8 @@ def _submission_row(
     rt: Runtime, report: StatusReport, reporter_bi: bytes, raw: bytes
 ) -> Submission:
     retention = rt.settings.raw_bundle_retention_days
-    outcomes = {
-        "successes": [o.as_status_detail() for o in report.successes],
-        "failures": [o.as_status_detail() for o in report.failures],
-    }
+    successes, failures = report.details()
+    outcomes = {"successes": successes, "failures": failures}
     return Submission(
         id=report.id,
         reporter_bi=reporter_bi,
