@@ -87,7 +87,8 @@ def _email_domain(domain: str) -> str:
         ascii_domain = idna.encode(domain, uts46=True, transitional=False).decode("ascii")
     except (idna.IDNAError, UnicodeError):
         raise InvalidIdentifier("email", "invalid email domain") from None
-    if "." not in ascii_domain or len(ascii_domain) > 253:
+    # After the one trailing dot: "g.." would come out as "g.", which is not a domain.
+    if "." not in ascii_domain or ascii_domain.endswith(".") or len(ascii_domain) > 253:
         raise InvalidIdentifier("email", "invalid email domain")
     return ascii_domain
 

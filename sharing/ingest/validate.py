@@ -254,6 +254,14 @@ def stix_error(obj: dict[str, Any], *, pattern_checked: bool = False) -> str | N
     return stix2_error(obj)
 
 
+def _require_stated(obj: dict[str, Any], *more: str) -> None:
+    """stix2.parse invents an absent id, spec_version, created or modified rather than refusing
+    it; the exchange keeps and serves the object as sent, so the sender must state them."""
+    missing = [name for name in ("id", "spec_version", "created", *more) if name not in obj]
+    if missing:
+        raise Rejected(f"not valid STIX 2.1: missing required {', '.join(missing)}")
+
+
 def _short(message: str, limit: int = 300) -> str:
     message = " ".join(message.split())
     return message if len(message) <= limit else message[: limit - 1] + "…"
@@ -299,6 +307,7 @@ def check_indicator(obj: dict[str, Any], index: int, *, now: datetime) -> Indica
         key_id, _ = parse_hash(value)
     except InvalidHash as exc:
         raise Rejected(f"invalid hash value: {exc.reason}") from None
+    _require_stated(obj, "modified")  # a context object may lack it (marking definitions)
     error = stix_error(obj, pattern_checked=True)
     if error is not None:
         raise Rejected(f"not valid STIX 2.1: {error}")
@@ -376,6 +385,7 @@ def check_context(obj: dict[str, Any], index: int, *, now: datetime) -> ContextI
             f"type {str(stix_type)[:40]!r} is not accepted; this exchange takes indicators and "
             f"{', '.join(sorted(CONTEXT_TYPES))}"
         )
+    _require_stated(obj)
     error = stix2_error(obj)
     if error is not None:
         raise Rejected(f"not valid STIX 2.1: {error}")

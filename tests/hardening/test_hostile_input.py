@@ -378,3 +378,48 @@ def test_hostile_input_over_raw_http(live) -> None:  # type: ignore[no-untyped-d
     import requests
 
     assert requests.get(live.url + "/healthz", timeout=5).status_code == 200
+
+
+# ---- found by coverage-guided fuzzing (tests/fuzz/) -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "missing"),
+    [
+        ("indicator", "id"),
+        ("indicator", "spec_version"),
+        ("indicator", "created"),
+        ("indicator", "modified"),
+        ("campaign", "id"),
+        ("campaign", "spec_version"),
+        ("campaign", "created"),
+    ],
+)
+def test_objects_must_state_what_stix2_would_invent(
+    app: Flask, exchange, kind: str, missing: str
+) -> None:  # type: ignore[no-untyped-def]
+    """stix2.parse fills in an absent id or modified (a KeyError, so a 500, before the fix)."""
+    from tests.stix_factories import body, make_bundle, make_campaign, make_indicator
+
+    obj = make_indicator("fuzz@example.test") if kind == "indicator" else make_campaign()
+    del obj[missing]
+    lab = exchange.member("lab-a")
+    before = _stored(exchange.db)
+    response = app.test_client().post(
+        "/api/v1/bundles",
+        data=body(make_bundle(obj)),
+        headers={**lab.headers, "Content-Type": STIX},
+    )
+    assert 200 <= response.status_code < 500, response.get_data(as_text=True)[:300]
+    status = response.get_json()
+    assert status["success_count"] == 0 and status["failure_count"] == 1
+    assert f"missing required {missing}" in status["failures"][0]["message"]
+    assert _stored(exchange.db)[:2] == before[:2] and _stored(exchange.db)[3] == before[3]
+
+
+def test_an_email_domain_of_empty_labels_is_refused_not_half_normalised() -> None:
+    """ "a@G.." came out as "a@g.", which then failed to normalise: not idempotent."""
+    for raw in ("a@G..", "a@g.", "a@.", "a@.."):
+        with pytest.raises(ValueError):
+            normalise("email", raw)
+    assert normalise("email", "a@Example.COM.") == "a@example.com"
