@@ -1,0 +1,1 @@
+"""Coverage-guided fuzzing (atheris) of the parsers and normalisers; see targets.py."""
