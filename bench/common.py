@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 import platform
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,12 @@ from sharing.runtime import Runtime
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / ".work"
 ACTOR = audit.Actor("system:bench")
+
+
+def stop_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit so ``with Instance(...)`` stops its gunicorn on the way out
+    (the server runs in its own process group and would otherwise outlive the benchmark)."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
 
 def machine() -> str:

@@ -33,7 +33,7 @@ import stix2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.common import Instance, machine
+from bench.common import Instance, machine, stop_on_sigterm
 from sharing.accounts import api_keys
 from sharing.ingest import submit_bundle
 from tests.stix_factories import body, make_bundle, make_indicator
@@ -191,6 +191,7 @@ def main() -> None:
     parser.add_argument("--save", type=Path, help="keep a copy of the store at each checkpoint")
     parser.add_argument("--start-from", type=Path, help="a copy saved by --save to start from")
     args = parser.parse_args()
+    stop_on_sigterm()
     print(f"# {machine()}", file=sys.stderr)
     state = {"preloaded": 0, "fresh": 0}
     if args.start_from:
