@@ -1,29 +1,28 @@
 """Exact indicator hashes: ``hmac-sha256:<key_id>:<hex>`` over ``kind 0x1f normalised``.
 
 This is what leaves a member and what the server stores and matches on.  Members hash whole
-CSV exports (hundreds of thousands of accounts) before a submission, so the hot path matters:
-the HMAC state after absorbing ``K_c`` *and* ``kind 0x1f`` is computed once per (key, kind) and
-copied per value, and e-mail normalisation has an ASCII fast path.
+CSV exports (millions of accounts) before a submission, so the hot path matters.  HMAC-SHA256
+is computed here as RFC 2104 spells it out, ``H(K ^ opad || H(K ^ ipad || message))``, from two
+SHA-256 states prepared once per (key, kind): the inner one has absorbed ``K ^ ipad`` *and*
+``kind 0x1f``, the outer one ``K ^ opad``, and each value costs two state copies.  On CPython
+3.11 with OpenSSL 3 that is ~20% cheaper per value than copying a keyed ``hmac`` object (whose
+``hexdigest`` duplicates an EVP_MAC context) and ~5x cheaper than the one-shot
+``hmac.digest``, which re-derives the key pads every call.  The test vectors and a property
+test against :func:`hmac.new` pin the result.  :func:`hash_many` is the bulk entry point.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
 from collections.abc import Callable, Iterable
 from functools import lru_cache
+from typing import Any
 
 from .consortium import ConsortiumKey, ConsortiumKeyring
 from .constants import HASH_ALGORITHM, KEY_ID_PATTERN, KIND_SEPARATOR, KINDS
-from .normalise import InvalidIdentifier, normalise
-
-try:  # CPython's OpenSSL binding: copying its HMAC object is ~3x cheaper than hmac.HMAC.copy().
-    from _hashlib import hmac_new as _hmac_new  # type: ignore[import-not-found]
-except ImportError:  # pragma: no cover - non-CPython or OpenSSL-less builds
-
-    def _hmac_new(key: bytes, msg: bytes, digestmod: str):  # type: ignore[misc]
-        return hmac.new(key, msg, digestmod)
-
+from .normalise import InvalidIdentifier, normalise, normaliser
 
 __all__ = [
     "HASH_RE",
@@ -54,10 +53,32 @@ def _key(key: KeyLike) -> ConsortiumKey:
     return key.current if isinstance(key, ConsortiumKeyring) else key
 
 
+#: SHA-256's block size: HMAC pads (or first hashes) the key to exactly one block.
+_BLOCK = 64
+
+Copier = Callable[[], Any]
+
+
 @lru_cache(maxsize=256)
-def _prefixed_state(secret: bytes, kind: str):
-    # Keyed by the secret itself (not the key object) so equal keys share a state.
-    return _hmac_new(secret, kind.encode("ascii") + KIND_SEPARATOR, "sha256")
+def _pads(secret: bytes, kind: str) -> tuple[Copier, Copier]:
+    """``copy`` of the inner state (key ^ ipad, kind, 0x1f absorbed) and of the outer one.
+
+    Keyed by the secret itself (not the key object) so equal keys share the states.
+    """
+    if len(secret) > _BLOCK:
+        secret = hashlib.sha256(secret).digest()
+    block = secret.ljust(_BLOCK, b"\0")
+    inner = hashlib.sha256(block.translate(hmac.trans_36) + kind.encode("ascii") + KIND_SEPARATOR)
+    outer = hashlib.sha256(block.translate(hmac.trans_5C))
+    return inner.copy, outer.copy
+
+
+def _hmac_hex(inner: Copier, outer: Copier, normalised: str) -> str:
+    i = inner()
+    i.update(normalised.encode("utf-8"))
+    o = outer()
+    o.update(i.digest())
+    return o.hexdigest()  # type: ignore[no-any-return]
 
 
 def _check_kind(kind: str) -> None:
@@ -69,9 +90,7 @@ def hash_value(key: KeyLike, kind: str, normalised: str) -> str:
     """Hash an already-normalised value.  Use :func:`hash_identifier` for raw input."""
     _check_kind(kind)
     k = _key(key)
-    h = _prefixed_state(k.secret, kind).copy()
-    h.update(normalised.encode("utf-8"))
-    return f"{HASH_ALGORITHM}:{k.key_id}:{h.hexdigest()}"
+    return f"{HASH_ALGORITHM}:{k.key_id}:{_hmac_hex(*_pads(k.secret, kind), normalised)}"
 
 
 def hash_identifier(key: KeyLike, kind: str, raw: str, **normalise_kw: str) -> str:
@@ -80,28 +99,42 @@ def hash_identifier(key: KeyLike, kind: str, raw: str, **normalise_kw: str) -> s
 
 
 def hasher(key: KeyLike, kind: str, **normalise_kw: str) -> Callable[[str], str]:
-    """A ``raw -> hash`` function bound to one key and kind, for bulk hashing.
+    """A ``raw -> hash`` function bound to one key and kind, for values that come one by one.
 
-    Saves the per-call kind check and key lookup; roughly 20% faster than calling
-    :func:`hash_identifier` in a loop.
+    Saves the per-call kind check and key lookup; for a batch, :func:`hash_many` is faster.
     """
     _check_kind(kind)
     k = _key(key)
-    state = _prefixed_state(k.secret, kind)
+    inner, outer = _pads(k.secret, kind)
+    norm = normaliser(kind, **normalise_kw)
     prefix = f"{HASH_ALGORITHM}:{k.key_id}:"
 
     def one(raw: str) -> str:
-        h = state.copy()
-        h.update(normalise(kind, raw, **normalise_kw).encode("utf-8"))
-        return prefix + h.hexdigest()
+        return prefix + _hmac_hex(inner, outer, norm(raw))
 
     return one
 
 
 def hash_many(key: KeyLike, kind: str, raws: Iterable[str], **normalise_kw: str) -> list[str]:
-    """Hash many raw values of one kind (raises on the first invalid one)."""
-    one = hasher(key, kind, **normalise_kw)
-    return [one(raw) for raw in raws]
+    """Hash many raw values of one kind (raises on the first invalid one): the bulk path.
+
+    One normaliser call and two SHA-256 state copies per value, in one loop (``_hmac_hex``
+    inlined: a Python call per value is a tenth of the cost of an e-mail).
+    """
+    _check_kind(kind)
+    k = _key(key)
+    inner, outer = _pads(k.secret, kind)
+    norm = normaliser(kind, **normalise_kw)
+    prefix = f"{HASH_ALGORITHM}:{k.key_id}:"
+    out: list[str] = []
+    append = out.append
+    for raw in raws:
+        i = inner()
+        i.update(norm(raw).encode("utf-8"))
+        o = outer()
+        o.update(i.digest())
+        append(prefix + o.hexdigest())
+    return out
 
 
 def parse_hash(value: str) -> tuple[str, str]:

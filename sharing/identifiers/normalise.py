@@ -22,13 +22,21 @@ from __future__ import annotations
 import ipaddress
 import re
 import unicodedata
+from collections.abc import Callable
+from functools import partial
 
 import idna
 import phonenumbers
 
 from .constants import KINDS, MAX_PROMPT_LENGTH, MAX_VALUE_LENGTH
 
-__all__ = ["WHITESPACE", "InvalidIdentifier", "normalise", "normalise_ip_network"]
+__all__ = [
+    "WHITESPACE",
+    "InvalidIdentifier",
+    "normalise",
+    "normalise_ip_network",
+    "normaliser",
+]
 
 #: Unicode White_Space (PropList.txt) plus U+FEFF (ZERO WIDTH NO-BREAK SPACE / BOM).
 WHITESPACE = (
@@ -40,15 +48,38 @@ _HAS_WS = _WS_RUN
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 _GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
-# The common case: an ASCII address whose domain is plain lowercase LDH labels.  Such a domain
-# is already its own IDNA A-label form, so we can skip the (slow) idna codec.  Labels containing
-# "--" are excluded because they may be "xn--" A-labels or violate the hyphen rule, both of
-# which only the codec can judge.  The local part excludes '+' so group 1 is the tag-less part.
+# The common case: a domain of plain lowercase LDH labels.  Such a domain is already its own
+# IDNA A-label form, so the (slow) idna codec can be skipped.  Labels containing "--" are
+# excluded because they may be "xn--" A-labels or violate the hyphen rule, both of which only
+# the codec can judge.
 _LDH_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-_FAST_EMAIL = re.compile(
-    r"([\x21-\x2a\x2c-\x3f\x41-\x7e]+)(?:\+[\x21-\x3f\x41-\x7e]*)?@"
-    rf"((?:{_LDH_LABEL}\.)+{_LDH_LABEL})"
-)
+_LDH_DOMAIN = re.compile(rf"(?:{_LDH_LABEL}\.)+{_LDH_LABEL}")
+#: Distinct domains remembered by the e-mail fast path before it starts afresh.
+_FAST_DOMAINS_LIMIT = 4096
+
+
+class _FastDomains(dict[str, "str | None"]):
+    """The e-mail fast path: domains seen so far -> themselves if plain LDH, else None.
+
+    An export names the same few hundred domains over and over, so after the first sight a
+    domain costs one dict lookup instead of a regex match (or the idna codec).  ``fullmatch``
+    keeps the name of the regex method this object stands in for: replacing ``_FAST_EMAIL``
+    by anything whose ``fullmatch`` returns None switches the fast path off, and the full
+    IDNA path must then give identical results (tests/identifiers/test_normalise.py).  The
+    memo is bounded, so memory stays constant however many distinct domains stream past.
+    """
+
+    fullmatch = dict.__getitem__
+
+    def __missing__(self, domain: str) -> str | None:
+        if len(self) >= _FAST_DOMAINS_LIMIT:
+            self.clear()
+        plain = _LDH_DOMAIN.fullmatch(domain) and "--" not in domain and len(domain) <= 253
+        result = self[domain] = domain if plain else None
+        return result
+
+
+_FAST_EMAIL: _FastDomains | re.Pattern[str] = _FastDomains()
 _PLATFORM_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
 
@@ -95,18 +126,24 @@ def _email_domain(domain: str) -> str:
 
 def _email(raw: str) -> str:
     value = _trim("email", raw).lower()
-    fast = _FAST_EMAIL.fullmatch(value)
-    if fast is not None and "--" not in fast.group(2) and len(fast.group(2)) <= 253:
-        local, domain = fast.group(1), fast.group(2)
-    else:
+    # isprintable() is False for every C0/C1 control and every White_Space character except
+    # U+0020, so for the usual printable address two regex scans shrink to ``" " in local``.
+    printable = value.isprintable()
+    if not printable:
         _no_controls("email", value)
-        local, sep, domain = value.rpartition("@")
-        if not sep or not local or not domain or "@" in local or _HAS_WS.search(local):
-            raise InvalidIdentifier("email", "invalid email")
-        local = local.split("+", 1)[0]
-        if not local:
-            raise InvalidIdentifier("email", "empty local part")
-        domain = _email_domain(domain)
+    local, sep, domain = value.rpartition("@")
+    if (
+        not sep
+        or not local
+        or not domain
+        or "@" in local
+        or (" " in local if printable else _HAS_WS.search(local))
+    ):
+        raise InvalidIdentifier("email", "invalid email")
+    local = local.partition("+")[0]
+    if not local:
+        raise InvalidIdentifier("email", "empty local part")
+    domain = _FAST_EMAIL.fullmatch(domain) or _email_domain(domain)
     if domain in _GMAIL_DOMAINS:
         # Gmail ignores dots in the local part and treats googlemail.com as an alias.
         local = local.replace(".", "")
@@ -188,22 +225,31 @@ def _prompt(raw: str) -> str:
     return text
 
 
+def normaliser(kind: str, *, default_region: str = "US") -> Callable[[str], str]:
+    """The ``raw -> canonical`` function of one kind: :func:`normalise` without the dispatch.
+
+    For bulk hashing, where the kind is fixed for many values and a Python call per value
+    counts; unknown kinds raise :class:`InvalidIdentifier` here, once.
+    """
+    if kind == "email":
+        return _email
+    if kind == "phone":
+        return partial(_phone, default_region=default_region)
+    if kind in ("payment", "device"):
+        return partial(_opaque, kind)
+    if kind == "handle":
+        return _handle
+    if kind == "ip":
+        return _ip
+    if kind == "prompt":
+        return _prompt
+    raise InvalidIdentifier(str(kind), f"unknown kind (expected one of {', '.join(KINDS)})")
+
+
 def normalise(kind: str, raw: str, *, default_region: str = "US") -> str:
     """Return the canonical form of ``raw`` for ``kind`` or raise :class:`InvalidIdentifier`.
 
     ``default_region`` (ISO 3166 alpha-2) only matters for phone numbers written without an
     international prefix.
     """
-    if kind == "email":
-        return _email(raw)
-    if kind == "phone":
-        return _phone(raw, default_region)
-    if kind in ("payment", "device"):
-        return _opaque(kind, raw)
-    if kind == "handle":
-        return _handle(raw)
-    if kind == "ip":
-        return _ip(raw)
-    if kind == "prompt":
-        return _prompt(raw)
-    raise InvalidIdentifier(str(kind), f"unknown kind (expected one of {', '.join(KINDS)})")
+    return normaliser(kind, default_region=default_region)(raw)
