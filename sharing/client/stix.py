@@ -15,6 +15,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Final
 
 from sharing.identifiers import TLP_MARKING_IDS, build_pattern, constants
@@ -57,31 +58,36 @@ def stix_timestamp(when: datetime | None = None) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 
-def uuid4_strings(batch: int = 4096) -> Iterator[str]:
-    """Endless random UUIDv4 strings, ~5x cheaper than ``str(uuid.uuid4())`` per id.
+#: Per 16 random bytes: keep everything but the version nibble and the variant's top bits ...
+_UUID4_KEEP = bytes.fromhex("ffffffffffff0fff3fffffffffffffff")
+#: ... and set version 4 and variant 0b10 (RFC 9562).
+_UUID4_SET = bytes.fromhex("00000000000040008000000000000000")
 
-    Draws ``os.urandom`` in batches and sets the version and variant bits as RFC 9562 asks,
-    so the ids are exactly what ``uuid.uuid4()`` would produce.
-    """
-    variant = "89ab"
-    while True:
-        h = os.urandom(16 * batch).hex()
-        for i in range(0, 32 * batch, 32):
-            yield (
-                f"{h[i : i + 8]}-{h[i + 8 : i + 12]}-4{h[i + 13 : i + 16]}-"
-                f"{variant[int(h[i + 16], 16) & 3]}{h[i + 17 : i + 20]}-{h[i + 20 : i + 32]}"
-            )
+
+@lru_cache(maxsize=4)
+def _uuid4_masks(n: int) -> tuple[int, int]:
+    return int.from_bytes(_UUID4_KEEP * n), int.from_bytes(_UUID4_SET * n)
 
 
 def uuid4_batch(n: int) -> list[str]:
-    """``n`` random UUIDv4 strings at once (the bulk form of :func:`uuid4_strings`)."""
-    h = os.urandom(16 * n).hex()
-    variant = "89ab"
+    """``n`` random UUIDv4 strings at once, ~5x cheaper than ``str(uuid.uuid4())`` per id.
+
+    Draws ``os.urandom`` once and sets the version and variant bits of all ``n`` ids with
+    one big-integer AND and OR, so the ids are exactly what ``uuid.uuid4()`` would produce.
+    """
+    keep, put = _uuid4_masks(n)
+    h = ((int.from_bytes(os.urandom(16 * n)) & keep) | put).to_bytes(16 * n).hex()
     return [
-        f"{h[i : i + 8]}-{h[i + 8 : i + 12]}-4{h[i + 13 : i + 16]}-"
-        f"{variant[int(h[i + 16], 16) & 3]}{h[i + 17 : i + 20]}-{h[i + 20 : i + 32]}"
+        f"{h[i : i + 8]}-{h[i + 8 : i + 12]}-{h[i + 12 : i + 16]}-{h[i + 16 : i + 20]}-"
+        f"{h[i + 20 : i + 32]}"
         for i in range(0, 32 * n, 32)
     ]
+
+
+def uuid4_strings(batch: int = 4096) -> Iterator[str]:
+    """Endless random UUIDv4 strings, drawn :func:`uuid4_batch` at a time."""
+    while True:
+        yield from uuid4_batch(batch)
 
 
 def report_extension(anonymous: bool, sharing_group: str | None) -> dict[str, Any] | None:
