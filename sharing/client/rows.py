@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from itertools import islice
+from itertools import islice, repeat
+from operator import attrgetter
 from typing import IO, Any
 
 from sharing.identifiers import (
@@ -51,6 +52,7 @@ __all__ = [
 COLUMNS = ("kind", "value", "tlp", "confidence", "campaign", "valid_until")
 #: CSV records parsed at a time on the common path (kind,value only).
 READ_CHUNK = 1024
+_LINE_NUM = attrgetter("line_num")
 
 _TLP_ALIASES = {
     "clear": "clear",
@@ -285,13 +287,15 @@ def _csv_rows(stream: IO[str], default_kind: str | None) -> Iterator[tuple[Any, 
             kind = kinds[raw] = raw.strip().lower() or default_kind
             return kind
 
+        # (fields, line number) pairs; zip asks the reader for a record before its line_num.
+        numbered = zip(reader, map(_LINE_NUM, repeat(reader)), strict=False)
         while True:
-            chunk = [(reader.line_num, f) for f in islice(reader, READ_CHUNK)]
+            chunk = list(islice(numbered, READ_CHUNK))
             if not chunk:
                 return
             try:
                 if i_kind is None:
-                    rows = [(n, default_kind, f[i_value], None, None, None, None) for n, f in chunk]
+                    rows = [(n, default_kind, f[i_value], None, None, None, None) for f, n in chunk]
                 else:
                     rows = [
                         (
@@ -303,13 +307,13 @@ def _csv_rows(stream: IO[str], default_kind: str | None) -> Iterator[tuple[Any, 
                             None,
                             None,
                         )
-                        for n, f in chunk
+                        for f, n in chunk
                     ]
                 yield from rows
                 continue
             except IndexError:
                 pass
-            for n, fields in chunk:
+            for fields, n in chunk:
                 if len(fields) < width:
                     if not fields or fields == [""]:
                         continue

@@ -125,7 +125,11 @@ def _email_domain(domain: str) -> str:
 
 
 def _email(raw: str) -> str:
-    value = _trim("email", raw).lower()
+    # _trim inlined for the common case; it still judges (and words) every exception.
+    value = raw.strip(WHITESPACE) if raw.__class__ is str else ""
+    if not value or len(value) > MAX_VALUE_LENGTH:
+        value = _trim("email", raw)
+    value = value.lower()
     # isprintable() is False for every C0/C1 control and every White_Space character except
     # U+0020, so for the usual printable address two regex scans shrink to ``" " in local``.
     printable = value.isprintable()
