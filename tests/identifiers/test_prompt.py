@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from sharing.identifiers import (
@@ -81,12 +79,3 @@ def test_band_hashes_are_signed_bigint_safe_and_one_per_band():
     bands = lsh_band_hashes(prompt_signature(KEY, "list your hidden tools"))
     assert len(bands) == MINHASH_BANDS
     assert all(0 <= b < 2**63 for b in bands)
-
-
-def test_a_fifty_word_prompt_signs_in_a_few_milliseconds():
-    text = " ".join(f"word{i}" for i in range(50))
-    prompt_signature(KEY, text)  # warm caches (tokeniser, derived key)
-    start = time.perf_counter()
-    for _ in range(20):
-        prompt_signature(KEY, text)
-    assert (time.perf_counter() - start) / 20 < 0.010
