@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from sharing.models.audit import AuditEntry
@@ -81,12 +81,18 @@ def record(
     target: str = "",
     details: dict[str, Any] | None = None,
 ) -> AuditEntry:
-    """Append one entry inside the caller's transaction (it commits with the act it records)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(_pg_lock()))
-    last = session.execute(
-        select(AuditEntry.id, AuditEntry.row_hash).order_by(AuditEntry.id.desc()).limit(1)
-    ).first()
+    """Append one entry inside the caller's transaction (it commits with the act it records).
+
+    Every match request appends one, so this stays on Core: one indexed read of the chain head
+    (under the PostgreSQL advisory lock; SQLite's write transaction already serialises) and one
+    INSERT, no unit-of-work flush. The returned entry is a detached copy of the stored row.
+    """
+    if session.new or session.dirty or session.deleted:
+        session.flush()  # the act being recorded reaches the database first, as before
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(_PG_LOCK)
+    last = connection.execute(_HEAD).first()
     prev_id, prev_hash = (last[0], last[1]) if last else (0, GENESIS_HASH)
     entry = AuditEntry(
         id=prev_id + 1,
@@ -99,15 +105,26 @@ def record(
         prev_hash=prev_hash,
     )
     entry.row_hash = compute_hash(prev_hash, entry)
-    session.add(entry)
-    session.flush()
+    connection.execute(
+        _INSERT,
+        {
+            "id": entry.id,
+            "occurred_at": entry.occurred_at,
+            "actor": entry.actor,
+            "actor_org_id": entry.actor_org_id,
+            "action": entry.action,
+            "target": entry.target,
+            "details": entry.details,
+            "prev_hash": entry.prev_hash,
+            "row_hash": entry.row_hash,
+        },
+    )
     return entry
 
 
-def _pg_lock() -> Any:
-    from sqlalchemy import func
-
-    return func.pg_advisory_xact_lock(_ADVISORY_LOCK_KEY)
+_HEAD = select(AuditEntry.id, AuditEntry.row_hash).order_by(AuditEntry.id.desc()).limit(1)
+_INSERT = insert(AuditEntry.__table__)
+_PG_LOCK = select(func.pg_advisory_xact_lock(_ADVISORY_LOCK_KEY))
 
 
 @dataclass(frozen=True)

@@ -31,8 +31,10 @@ from typing import Any
 
 import requests
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from sharing import bulk
+from sharing.db import make_engine
 from sharing.identifiers import encode_signature, lsh_band_hashes
 from sharing.models import Indicator, PromptBand, Report
 from sharing.models.indicators import Reporter
@@ -40,7 +42,7 @@ from sharing.visibility import reporter_index
 from tests.conftest import create_postgres_database
 from tests.live import LiveServer, free_port
 
-CHUNK = 20_000
+CHUNK = 50_000
 NOW = datetime.now(UTC)
 
 
@@ -58,12 +60,92 @@ def near(sig: list[int], similarity: float, rng: random.Random) -> list[int]:
     return [v if i in keep else rng.getrandbits(32) for i, v in enumerate(sig)]
 
 
+def _indexes(connection: Any, tables: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(name, DDL) of the plain indexes on ``tables``: dropped for the load, rebuilt after.
+
+    Unique constraints stay (SQLite cannot drop them; they keep the load honest)."""
+    if connection.dialect.name == "sqlite":
+        marks = ",".join("?" for _ in tables)
+        return list(
+            connection.exec_driver_sql(
+                f"SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+                f"AND sql IS NOT NULL AND tbl_name IN ({marks})",
+                tables,
+            )
+        )
+    return list(
+        connection.exec_driver_sql(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = ANY(%s) "
+            "AND indexname NOT IN (SELECT conname FROM pg_constraint)",
+            (list(tables),),
+        )
+    )
+
+
+def _rows(start: int, end: int, n: int, cipher: Any, reporter_bi: bytes) -> tuple[list, ...]:
+    """Rows ``start..end`` of the three tables, sorted by blind index (B-tree locality).
+
+    stix_id and source_id grow with the row number so their unique indexes are appended to."""
+    indicators, reports, bands = [], [], []
+    for i in range(start, end + 1):
+        stix_id = f"indicator--{uuid.UUID(int=(i << 80) | 0x1234, version=4)}"
+        prompt = i > n
+        kind = "prompt" if prompt else "email"
+        value = value_of(i)
+        signature_ct = None
+        if prompt:
+            sig = random_signature(random.Random(i))
+            signature_ct = cipher.encrypt(
+                json.dumps(sig).encode(), f"indicators.signature:{stix_id}"
+            )
+            bands.extend((i, b, h) for b, h in enumerate(lsh_band_hashes(sig)))
+        indicators.append(
+            {
+                "id": i,
+                "stix_id": stix_id,
+                "kind": kind,
+                "blind_index": cipher.blind_index(kind, value),
+                "value_ct": cipher.encrypt_text(value, f"indicators.value:{stix_id}"),
+                "consortium_key_id": "c1",
+                "hash_prefix": value.rsplit(":", 1)[1][:5],
+                "signature_ct": signature_ct,
+                "created_at": NOW,
+            }
+        )
+        reports.append(
+            {
+                "id": i,
+                "indicator_id": i,
+                "reporter_bi": reporter_bi,
+                "source_id": f"indicator--{uuid.UUID(int=(i << 80) | 0x5678, version=4)}",
+                "source_modified": NOW,
+                "confidence": 70,
+                "tlp": "green",
+                "group_id": None,
+                "valid_from": NOW - timedelta(days=1),
+                "valid_until": None,
+                "revoked": False,
+                "anonymous": False,
+                "details_ct": None,
+                "submission_id": "bench",
+                "created_at": NOW,
+                "updated_at": NOW,
+            }
+        )
+    indicators.sort(key=lambda row: row["blind_index"])
+    band_rows = [{"indicator_id": i, "band": b, "band_hash": h} for i, b, h in bands]
+    return indicators, reports, band_rows
+
+
+#: SQLite settings for the load connection only: a crash mid-load just means loading again.
+LOAD_PRAGMAS = ("PRAGMA synchronous=OFF", "PRAGMA cache_size=-2000000", "PRAGMA temp_store=MEMORY")
+
+
 def load(server: LiveServer, n: int, prompts: int, org_id: int) -> dict[str, float]:
+    """Write the store in big transactions on one connection, plain indexes built at the end."""
     cipher = server.rt.cipher
     reporter_bi = reporter_index(cipher, org_id)
-    rng = random.Random(7)
     started = time.perf_counter()
-    next_id = 1
     total = n + prompts
     with server.db.transaction(write=True) as session:
         # The pseudonym registry: who reporter_bi is (one row per member, encrypted).
@@ -74,66 +156,77 @@ def load(server: LiveServer, n: int, prompts: int, org_id: int) -> dict[str, flo
                 org_ct=cipher.encrypt_text(str(org_id), f"reporters.org:{reporter_id}"),
             )
         )
-    while next_id <= total:
-        end = min(total, next_id + CHUNK - 1)
-        indicators, reports, bands = [], [], []
-        for i in range(next_id, end + 1):
-            stix_id = f"indicator--{uuid.UUID(int=rng.getrandbits(128), version=4)}"
-            prompt = i > n
-            kind = "prompt" if prompt else "email"
-            value = value_of(i)
-            signature_ct = None
-            if prompt:
-                sig = random_signature(random.Random(i))
-                signature_ct = cipher.encrypt(
-                    json.dumps(sig).encode(), f"indicators.signature:{stix_id}"
-                )
-                bands.extend(
-                    {"indicator_id": i, "band": b, "band_hash": h}
-                    for b, h in enumerate(lsh_band_hashes(sig))
-                )
-            indicators.append(
-                {
-                    "id": i,
-                    "stix_id": stix_id,
-                    "kind": kind,
-                    "blind_index": cipher.blind_index(kind, value),
-                    "value_ct": cipher.encrypt_text(value, f"indicators.value:{stix_id}"),
-                    "consortium_key_id": "c1",
-                    "hash_prefix": value.rsplit(":", 1)[1][:5],
-                    "signature_ct": signature_ct,
-                    "created_at": NOW,
-                }
-            )
-            reports.append(
-                {
-                    "id": i,
-                    "indicator_id": i,
-                    "reporter_bi": reporter_bi,
-                    "source_id": f"indicator--{uuid.uuid4()}",
-                    "source_modified": NOW,
-                    "confidence": 70,
-                    "tlp": "green",
-                    "group_id": None,
-                    "valid_from": NOW - timedelta(days=1),
-                    "valid_until": None,
-                    "revoked": False,
-                    "anonymous": False,
-                    "details_ct": None,
-                    "submission_id": "bench",
-                    "created_at": NOW,
-                    "updated_at": NOW,
-                }
-            )
-        with server.db.transaction(write=True) as session:
+    tables = ("indicators", "reports", "prompt_bands")
+    with server.db.engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            raw = connection.connection.dbapi_connection  # autocommit: PRAGMAs outside BEGIN
+            for pragma in LOAD_PRAGMAS:
+                raw.execute(pragma)
+        indexes = _indexes(connection, tables)
+        for name, _ in indexes:
+            connection.exec_driver_sql(f"DROP INDEX {name}")
+        connection.commit()
+        session = Session(bind=connection)
+        next_id = 1
+        while next_id <= total:
+            end = min(total, next_id + CHUNK - 1)
+            indicators, reports, bands = _rows(next_id, end, n, cipher, reporter_bi)
             bulk.insert_rows(session, Indicator.__table__, indicators)
             bulk.insert_rows(session, Report.__table__, reports)
             bulk.insert_rows(session, PromptBand.__table__, bands)
-        next_id = end + 1
-    with server.db.engine.connect() as connection:
+            session.commit()
+            next_id = end + 1
+        loaded = time.perf_counter() - started
+        for _, ddl in indexes:
+            connection.exec_driver_sql(ddl)
         connection.exec_driver_sql("ANALYZE")
         connection.commit()
-    return {"load_s": time.perf_counter() - started}
+        session.close()
+    server.db.engine.dispose()  # the load's PRAGMAs end with its connection
+    return {"load_s": time.perf_counter() - started, "insert_s": loaded}
+
+
+STORE_FILE = "store.json"
+BENCH_PG_DATABASE = "palisade_bench_match"
+
+
+def save_store(work: Path, backend: str, url: str, n: int, p: int) -> None:
+    """Remember what was loaded, so ``--reuse`` can serve it again."""
+    store = {"backend": backend, "database_url": url, "indicators": n, "prompts": p}
+    (work / STORE_FILE).write_text(json.dumps(store, indent=2) + "\n")
+
+
+def open_store(
+    backend: str, work: Path, *, reuse: bool = False
+) -> tuple[LiveServer, str, int, dict[str, Any]]:
+    """The server on a fresh database (or on the one in ``work`` with ``reuse``), a member
+    ``bench`` with a new key, its org id, and the stored description of a reused store."""
+    store: dict[str, Any] = {}
+    if reuse:
+        path = work / STORE_FILE
+        if not path.exists():
+            raise SystemExit(f"--reuse: {path} not found; build the store without --reuse first")
+        store = json.loads(path.read_text())
+        if store["backend"] != backend:
+            raise SystemExit(f"--reuse: {work} holds a {store['backend']} store, not {backend}")
+        url = store["database_url"]
+        # LiveServer registers the test consortium key on a new database; let it do so again.
+        engine = make_engine(url)
+        with engine.begin() as connection:
+            connection.execute(text("DELETE FROM consortium_key_ids WHERE key_id = 'c1'"))
+        engine.dispose()
+    elif backend == "sqlite":
+        work.mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{work / 'bench.db'}"
+    else:
+        url = create_postgres_database(BENCH_PG_DATABASE)
+    server = LiveServer(url, work / "instance")
+    key = server.member("bench")
+    with server.db.engine.connect() as connection:
+        org_id = connection.execute(
+            text("SELECT id FROM organizations WHERE name='bench'")
+        ).scalar()
+    return server, key, int(org_id), store
 
 
 def pct(values: list[float], q: float) -> float:
@@ -261,22 +354,23 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--clients", type=int, default=3)
     parser.add_argument("--workdir", default=None)
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="serve the store an earlier run built in --workdir again, without loading",
+    )
     args = parser.parse_args()
     work = Path(args.workdir or tempfile.mkdtemp(prefix="bench-match-"))
-    url = (
-        f"sqlite:///{work / 'bench.db'}"
-        if args.backend == "sqlite"
-        else create_postgres_database("palisade_bench_match")
+    server, key, org_id, store = open_store(args.backend, work, reuse=args.reuse)
+    n, p = (
+        (store["indicators"], store["prompts"]) if args.reuse else (args.indicators, args.prompts)
     )
-    server = LiveServer(url, work / "instance")
-    key = server.member("bench")
-    with server.db.engine.connect() as connection:
-        org_id = connection.execute(
-            text("SELECT id FROM organizations WHERE name='bench'")
-        ).scalar()
-    n, p = args.indicators, args.prompts
     figures: dict[str, Any] = {"backend": args.backend, "indicators": n, "prompts": p}
-    figures.update(load(server, n, p, org_id))
+    if args.reuse:
+        figures["reused"] = str(work)
+    else:
+        figures.update(load(server, n, p, org_id))
+        save_store(work, args.backend, server.database_url, n, p)
     process = start_gunicorn(server, work)
     try:
         pid = process.pid

@@ -17,14 +17,13 @@ import string
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from sharing import audit
-from sharing.accounts.orgs import group_ids_of
 from sharing.accounts.principal import Principal
 from sharing.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
-from sharing.models.accounts import SCOPES, ApiKey, Organization
+from sharing.models.accounts import SCOPES, ApiKey, Organization, SharingGroupMember
 from sharing.models.base import utcnow
 
 KEY_PREFIX = "pal_"
@@ -122,25 +121,13 @@ def authenticate(session: Session, presented: str, remote_addr: str | None) -> P
     if parts is None:
         raise invalid
     prefix, secret = parts
-    # One Core query for the key and its organization: authentication runs on every API
-    # request, so it stays off the ORM's identity map and lazy loads.
-    row = session.execute(
-        select(
-            ApiKey.id,
-            ApiKey.secret_hash,
-            ApiKey.scopes,
-            ApiKey.allowed_ips,
-            ApiKey.expires_at,
-            ApiKey.revoked_at,
-            ApiKey.last_used_at,
-            Organization.id.label("org_id"),
-            Organization.name.label("org_name"),
-            Organization.is_active,
-        )
-        .join(Organization, Organization.id == ApiKey.org_id)
-        .where(ApiKey.prefix == prefix)
-    ).first()
-    if row is None or not hmac.compare_digest(bytes(row.secret_hash), _digest(secret)):
+    # One Core query for the key, its organization and its sharing groups (one row per group):
+    # authentication runs on every API request, so it is one round trip and stays off the ORM.
+    rows = session.connection().execute(_KEY_LOOKUP, {"prefix": prefix}).all()
+    if not rows:
+        raise invalid
+    row = rows[0]
+    if not hmac.compare_digest(bytes(row.secret_hash), _digest(secret)):
         raise invalid
     now = utcnow()
     if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
@@ -154,9 +141,29 @@ def authenticate(session: Session, presented: str, remote_addr: str | None) -> P
         org_name=row.org_name,
         scopes=frozenset(s for s in row.scopes.split(",") if s),
         api_key_prefix=prefix,
-        group_ids=group_ids_of(session, row.org_id),
+        group_ids=frozenset(r.group_id for r in rows if r.group_id is not None),
         api_key_id=row.id if _stale(row.last_used_at, now) else None,
     )
+
+
+_KEY_LOOKUP = (
+    select(
+        ApiKey.id,
+        ApiKey.secret_hash,
+        ApiKey.scopes,
+        ApiKey.allowed_ips,
+        ApiKey.expires_at,
+        ApiKey.revoked_at,
+        ApiKey.last_used_at,
+        Organization.id.label("org_id"),
+        Organization.name.label("org_name"),
+        Organization.is_active,
+        SharingGroupMember.group_id,
+    )
+    .join(Organization, Organization.id == ApiKey.org_id)
+    .outerjoin(SharingGroupMember, SharingGroupMember.org_id == Organization.id)
+    .where(ApiKey.prefix == bindparam("prefix"))
+)
 
 
 def _stale(last_used_at: datetime | None, now: datetime) -> bool:

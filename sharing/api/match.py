@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Response, request
+from flask import Response, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -34,6 +34,7 @@ class Match(MethodView):
     def post(self) -> Response:
         """One result per item, in order; matches only from reports you may see."""
         answer = matching.match(runtime(), current_principal(), request.get_data())
+        g.match_items = len(answer["results"])  # counted by the metrics hook
         # Rendered directly: marshmallow would cost more than the lookups on big batches.
         return Response(
             json.dumps(answer, separators=(",", ":")),

@@ -88,8 +88,9 @@ def find_hits(
         for position, value in enumerate(item.hashes):
             wanted[cipher.blind_index(item.kind, value)].append((item.index, position))
     hits: dict[int, list[_Hit]] = defaultdict(list)
+    connection = session.connection()  # Core rows: no ORM execution context per lookup
     for chunk in _chunks(list(wanted)):
-        for bi, indicator_id in session.execute(
+        for bi, indicator_id in connection.execute(
             select(Indicator.blind_index, Indicator.id).where(Indicator.blind_index.in_(chunk))
         ):
             for index, position in wanted[bytes(bi)]:

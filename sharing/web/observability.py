@@ -135,10 +135,10 @@ def _record(response: Response) -> None:
                 total, succeeded = int(found.group(1)), int(found.group(2))
                 m.ingest_objects.labels("accepted").inc(succeeded)
                 m.ingest_objects.labels("rejected").inc(total - succeeded)
-    elif budget == "match" and rule.endswith("/match") and response.status_code == 200:
-        body = request.get_json(silent=True, cache=True)
-        if isinstance(body, dict) and isinstance(body.get("items"), list):
-            m.match_items.inc(len(body["items"]))
+    elif budget == "match" and response.status_code == 200:
+        items = g.get("match_items")  # set by the match view: parsing the body again costs
+        if items:
+            m.match_items.inc(items)
     elif budget == "feed" and request.path.startswith("/taxii2"):
         m.feed_requests.labels(status).inc()
 
