@@ -115,8 +115,9 @@ def _similar_prompts(
         for band, value in enumerate(lsh_band_hashes(item.signature)):
             bands[value].append((item.index, band))
     collisions: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    connection = session.connection()
     for chunk in _chunks(list(bands)):
-        for indicator_id, band, value in session.execute(
+        for indicator_id, band, value in connection.execute(
             select(PromptBand.indicator_id, PromptBand.band, PromptBand.band_hash).where(
                 PromptBand.band_hash.in_(chunk)
             )
@@ -132,7 +133,7 @@ def _similar_prompts(
     ids = sorted({i for found in candidates.values() for i in found})
     signatures: dict[int, tuple[str, str, tuple[int, ...]]] = {}
     for chunk in _chunks(ids):
-        for row in session.execute(
+        for row in connection.execute(
             select(
                 Indicator.id, Indicator.stix_id, Indicator.consortium_key_id, Indicator.signature_ct
             ).where(Indicator.id.in_(chunk), Indicator.signature_ct.is_not(None))
