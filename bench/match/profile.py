@@ -24,7 +24,15 @@ from typing import Any
 
 from sqlalchemy import event
 
-from bench.match.run import email_body, load, near, open_store, pct, random_signature
+from bench.match.run import (
+    email_body,
+    load,
+    near,
+    open_store,
+    pct,
+    random_signature,
+    start_gunicorn,
+)
 from sharing import create_app
 from sharing.identifiers import encode_signature
 
@@ -46,6 +54,7 @@ def main() -> None:
     parser.add_argument(
         "--no-ratelimit", action="store_true", help="build the app without rate limits"
     )
+    parser.add_argument("--gunicorn", action="store_true", help="also over HTTP to gunicorn")
     parser.add_argument("--kind", choices=["email", "prompt"], default="email")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="profile-match-"))
@@ -98,7 +107,54 @@ def main() -> None:
         print(f"  {times / len(bodies):6.2f}  {statement}")
     if profiler:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+    if args.gunicorn:
+        over_gunicorn(server, key, bodies, Path(work))
     server.stop()
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of ``pids`` so far (from /proc; clock ticks)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def over_gunicorn(server: Any, key: str, bodies: list[bytes], work: Path) -> None:
+    """The same requests over HTTP to gunicorn (2 gthread workers): client wall time and the
+    workers' CPU time per request, read from /proc, which no other load on the machine inflates."""
+    import subprocess
+
+    import requests
+
+    process = start_gunicorn(server, work)
+    try:
+        workers = [
+            int(p) for p in subprocess.check_output(["pgrep", "-P", str(process.pid)]).split()
+        ]
+        session = requests.Session()
+        session.headers.update(
+            {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        )
+        url = server.url + "/api/v1/match"
+        for body in bodies[:200]:
+            assert session.post(url, data=body).status_code == 200
+        walls = []
+        cpu = _cpu_seconds(workers)
+        for body in bodies:
+            t = time.perf_counter()
+            assert session.post(url, data=body).status_code == 200
+            walls.append(time.perf_counter() - t)
+        cpu = (_cpu_seconds(workers) - cpu) / len(bodies) * 1000
+        print(
+            f"gunicorn: {len(bodies)} requests, wall p50 {pct(walls, 0.5):.2f} ms, "
+            f"p99 {pct(walls, 0.99):.2f} ms, worker CPU {cpu:.2f} ms/request"
+        )
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 if __name__ == "__main__":
