@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import quote, quote_from_bytes, urlencode
 
 import pytest
+import requests
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -290,3 +291,17 @@ def test_fuzzed_query_strings_never_reach_a_500(app: Flask, exchange) -> None:  
 @pytest.mark.slow
 def test_fuzzed_query_strings_long(app: Flask, exchange) -> None:  # type: ignore[no-untyped-def]
     _http_fuzz(app, exchange.member("lab-q").headers, max(HTTP_EXAMPLES, 1000))
+
+
+def test_hostile_query_strings_over_real_http(live) -> None:  # type: ignore[no-untyped-def]
+    """The same strings through a real server and HTTP client: a TAXII 400, never a 500."""
+    key = live.member("lab-q")
+    headers = {"Authorization": f"Bearer {key}", **TAXII}
+    with requests.Session() as http:
+        for endpoint in ENDPOINTS:
+            for query in BAD_VALUES + BAD_TOKENS:
+                response = http.get(f"{live.url}{COLLECTION}{endpoint}?{query}", headers=headers)
+                assert response.status_code == 400, (endpoint, query, response.status_code)
+                assert response.headers["Content-Type"].startswith("application/taxii+json")
+                assert response.json()["http_status"] == "400"
+        assert http.get(live.url + "/healthz").status_code == 200
