@@ -43,9 +43,13 @@ def _add_headers(response: Response) -> Response:
 
 
 def _refuse_nul() -> Response | None:
-    if "\x00" in request.path or any(
-        "\x00" in key or "\x00" in value for key, value in request.args.items(multi=True)
-    ):
+    try:
+        args = request.args.items(multi=True)
+    except UnicodeDecodeError:
+        # gunicorn refuses such request lines itself; another WSGI server may pass them on,
+        # and Werkzeug raises on first access to request.args.
+        return render_error(400, "Bad request", "the query string is not valid UTF-8")
+    if "\x00" in request.path or any("\x00" in key or "\x00" in value for key, value in args):
         return render_error(
             400, "Bad request", "NUL characters are not allowed in the path or query string"
         )

@@ -322,6 +322,22 @@ def test_path_traversal_in_ids_is_a_4xx(app: Flask, exchange, path: str) -> None
     assert "Settings" not in text and "root:" not in text
 
 
+@pytest.mark.parametrize(
+    "path", ["/healthz", "/api/v1/whoami", "/taxii2/exchange/collections/", "/portal/login"]
+)
+def test_a_query_string_that_is_not_utf8_is_a_400(app: Flask, exchange, path: str) -> None:  # type: ignore[no-untyped-def]
+    # Raw bytes in the request line, as a WSGI server that does not refuse them passes them on
+    # (latin-1 decoded, per PEP 3333); gunicorn itself answers 400 before the app runs.
+    lab = exchange.member("lab-a")
+    response = app.test_client().get(
+        path,
+        headers={**lab.headers, "Accept": "application/taxii+json;version=2.1"},
+        environ_overrides={"QUERY_STRING": "added_after=\xff\xfe"},
+    )
+    assert response.status_code == 400
+    assert "not valid UTF-8" in response.get_data(as_text=True)
+
+
 def test_header_injection_is_refused_or_neutralised(app: Flask, exchange) -> None:  # type: ignore[no-untyped-def]
     lab = exchange.member("lab-a")
     client = app.test_client()

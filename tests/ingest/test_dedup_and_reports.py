@@ -50,7 +50,8 @@ def test_an_older_modified_is_ignored_with_a_reason(exchange):
     a = exchange.member("lab-a")
     current = make_indicator("w@evil.test", confidence=80, modified=ts(days=-1))
     exchange.submit(a, current)
-    older = dict(current, modified=ts(days=-5), created=ts(days=-5), confidence=10)
+    five_days_ago = ts(days=-5)  # one instant: modified must not come out before created
+    older = dict(current, modified=five_days_ago, created=five_days_ago, confidence=10)
     (outcome,) = exchange.submit(a, older).outcomes
     assert outcome.ok and outcome.message.startswith("ignored: a newer version")
     (summary,) = exchange.view(a).values()
