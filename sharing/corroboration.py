@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, literal, select
 from sqlalchemy.orm import Session
 
+from sharing.crypto import aead
 from sharing.crypto.cipher import FieldCipher
 from sharing.models.context import ContextLink, ContextObject
 from sharing.models.indicators import Indicator, Report, Reporter
@@ -33,9 +34,10 @@ DEFAULT_CONFIDENCE = 50
 LIFETIME = timedelta(days=180)
 DECAY_SPEED = 2.0
 ANONYMOUS_LABEL = "a member"
+CHUNK = 1000  # ids per IN list: one statement for a feed page, far below any driver limit
 
 
-@dataclass
+@dataclass(slots=True)
 class ReportView:
     report_id: int
     reporter: str  # organization name, or "a member"
@@ -52,6 +54,22 @@ class ReportView:
     updated_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """Every derived property of a :class:`Summary`, computed together in one pass."""
+
+    active_reports: list[ReportView]
+    reporter_count: int
+    first_seen: datetime
+    last_seen: datetime
+    confidence: int
+    tlp: str
+    valid_from: datetime
+    valid_until: datetime | None
+    score: int
+    reporters: list[str]
+
+
 @dataclass
 class Summary:
     indicator_id: int
@@ -63,76 +81,167 @@ class Summary:
     last_sighted: datetime | None = None
     disputed: bool = False
     now: datetime | None = None
+    _facts: Facts | None = field(default=None, init=False, repr=False, compare=False)
+    _facts_key: tuple[Any, ...] = field(default=(), init=False, repr=False, compare=False)
+
+    def facts(self) -> Facts:
+        """The derived properties, computed once for the summary's current inputs.
+
+        Feeds render a thousand summaries a page and read most properties of each; the
+        properties below all come from here, recomputed only if the inputs changed.
+        """
+        key = (len(self.reports), self.sighting_count, self.last_sighted, self.disputed, self.now)
+        if self._facts is None or key != self._facts_key:
+            self._facts, self._facts_key = _facts(self), key
+        return self._facts
 
     @property
     def active_reports(self) -> list[ReportView]:
-        return [r for r in self.reports if r.active]
+        return self.facts().active_reports
 
     @property
     def matchable(self) -> bool:
-        return bool(self.active_reports)
+        return bool(self.facts().active_reports)
 
     @property
     def revoked(self) -> bool:
         """Every report this viewer can see has been withdrawn or has expired."""
-        return not self.active_reports
+        return not self.facts().active_reports
 
     @property
     def reporter_count(self) -> int:
-        return len({r.reporter_key for r in self.active_reports})
+        return self.facts().reporter_count
 
     @property
     def first_seen(self) -> datetime:
-        return min(r.created_at for r in self.reports)
+        return self.facts().first_seen
 
     @property
     def last_seen(self) -> datetime:
-        times = [r.updated_at for r in self.reports]
-        if self.last_sighted:
-            times.append(self.last_sighted)
-        return max(times)
+        return self.facts().last_seen
 
     @property
     def confidence(self) -> int:
-        values = [r.confidence for r in self.active_reports if r.confidence is not None]
-        return round(sum(values) / len(values)) if values else DEFAULT_CONFIDENCE
+        return self.facts().confidence
 
     @property
     def tlp(self) -> str:
         """The least restrictive marking among visible reports: the value is disclosed
         to this reader under that marking by at least one reporter."""
-        reports = self.active_reports or self.reports
-        return min((r.tlp for r in reports), key=TLP_ORDER.index)
+        return self.facts().tlp
 
     @property
     def valid_from(self) -> datetime:
-        return min(r.valid_from for r in (self.active_reports or self.reports))
+        return self.facts().valid_from
 
     @property
     def valid_until(self) -> datetime | None:
-        reports = self.active_reports or self.reports
-        if any(r.valid_until is None for r in reports):
-            return None
-        return max(r.valid_until for r in reports if r.valid_until is not None)
+        return self.facts().valid_until
 
     @property
     def score(self) -> int:
-        if not self.active_reports:
-            return 0
-        base = min(100, self.confidence + 10 * (self.reporter_count - 1) + 5 * self.sighting_count)
-        assert self.now is not None
-        age = max(timedelta(0), self.now - self.last_seen)
-        remaining = max(0.0, 1 - (age / LIFETIME) ** (1 / DECAY_SPEED))
-        score = base * remaining
-        return round(score / 2 if self.disputed else score)
+        return self.facts().score
 
     @property
     def reporters(self) -> list[str]:
-        return sorted({r.reporter for r in self.active_reports})
+        return self.facts().reporters
 
 
-def _is_active(report: Any, now: datetime) -> bool:
-    return not report.revoked and (report.valid_until is None or report.valid_until > now)
+_TLP_RANK = {tlp: rank for rank, tlp in enumerate(TLP_ORDER)}
+
+
+def _score(summary: Summary, confidence: int, reporter_count: int, last_seen: datetime) -> int:
+    base = min(100, confidence + 10 * (reporter_count - 1) + 5 * summary.sighting_count)
+    assert summary.now is not None
+    age = max(timedelta(0), summary.now - last_seen)
+    remaining = max(0.0, 1 - (age / LIFETIME) ** (1 / DECAY_SPEED))
+    return round(base * remaining / 2 if summary.disputed else base * remaining)
+
+
+def _one_report_facts(summary: Summary, r: ReportView) -> Facts:
+    """The common case (one visible report, never sighted): what :func:`_facts` computes,
+    without the loops."""
+    if not r.active:
+        return Facts(
+            [],
+            0,
+            r.created_at,
+            r.updated_at,
+            DEFAULT_CONFIDENCE,
+            r.tlp,
+            r.valid_from,
+            r.valid_until,
+            0,
+            [],
+        )
+    confidence = DEFAULT_CONFIDENCE if r.confidence is None else r.confidence
+    return Facts(
+        [r],
+        1,
+        r.created_at,
+        r.updated_at,
+        confidence,
+        r.tlp,
+        r.valid_from,
+        r.valid_until,
+        _score(summary, confidence, 1, r.updated_at),
+        [r.reporter],
+    )
+
+
+def _facts(summary: Summary) -> Facts:
+    """One pass over the reports (then one over the active ones): a feed page calls this for a
+    thousand indicators, so no property walks the list on its own."""
+    reports = summary.reports
+    if len(reports) == 1 and summary.last_sighted is None:
+        return _one_report_facts(summary, reports[0])
+    first = reports[0]
+    first_seen, last_seen = first.created_at, first.updated_at
+    active: list[ReportView] = []
+    for r in reports:
+        if r.created_at < first_seen:
+            first_seen = r.created_at
+        if r.updated_at > last_seen:
+            last_seen = r.updated_at
+        if r.active:
+            active.append(r)
+    if summary.last_sighted is not None and summary.last_sighted > last_seen:
+        last_seen = summary.last_sighted
+    # marking and validity come from the active reports, or from all if none is active
+    basis = active or reports
+    rank, tlp = _TLP_RANK[basis[0].tlp], basis[0].tlp
+    valid_from, valid_until = basis[0].valid_from, basis[0].valid_until
+    for r in basis:
+        if _TLP_RANK[r.tlp] < rank:
+            rank, tlp = _TLP_RANK[r.tlp], r.tlp
+        if r.valid_from < valid_from:
+            valid_from = r.valid_from
+        if valid_until is not None and (r.valid_until is None or r.valid_until > valid_until):
+            valid_until = r.valid_until
+    keys: set[bytes] = set()
+    names: set[str] = set()
+    total = counted = 0
+    for r in active:
+        keys.add(r.reporter_key)
+        names.add(r.reporter)
+        if r.confidence is not None:
+            total += r.confidence
+            counted += 1
+    confidence = round(total / counted) if counted else DEFAULT_CONFIDENCE
+    reporter_count = len(keys)
+    score = _score(summary, confidence, reporter_count, last_seen) if active else 0
+    return Facts(
+        active_reports=active,
+        reporter_count=reporter_count,
+        first_seen=first_seen,
+        last_seen=last_seen,
+        confidence=confidence,
+        tlp=tlp,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        score=score,
+        reporters=sorted(names),
+    )
 
 
 def summarise(
@@ -150,26 +259,60 @@ def summarise(
         return {}
     summaries: dict[int, Summary] = {}
     names = _ReporterNames(session, cipher, org_names)
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        # Plain rows, not ORM objects: feeds summarise a thousand indicators per page.
-        rows = session.execute(
-            select(*_REPORT_COLUMNS, Indicator.stix_id, Indicator.kind)
-            .join(Indicator, Indicator.id == Report.indicator_id)
-            .where(
-                Report.indicator_id.in_(chunk),
-                audience_filter(viewer, Report.group_id, Report.reporter_bi),
-            )
-        ).all()
-        for report in rows:
-            summary = summaries.get(report.indicator_id)
+    # Core rows on the session's connection, not the ORM's result layer: feeds summarise a
+    # thousand indicators per page, and matching up to ``max_match_items``.
+    connection = session.connection()
+    # Two flags per report (index seeks) spare the link and sighting look-ups, each a long
+    # IN list, for the many indicators that have neither.
+    has_links = (
+        select(literal(1)).where(ContextLink.report_id == Report.id).exists().label("linked")
+    )
+    sighted = (
+        select(literal(1))
+        .where(Sighting.indicator_id == Report.indicator_id)
+        .exists()
+        .label("sighted")
+    )
+    linked: set[int] = set()  # report ids with context links
+    with_sightings: set[int] = set()  # indicator ids with sightings
+    stmt = (
+        select(*_REPORT_COLUMNS, Indicator.stix_id, Indicator.kind, has_links, sighted)
+        .join(Indicator, Indicator.id == Report.indicator_id)
+        .where(
+            Report.indicator_id.in_(bindparam("ids", expanding=True)),
+            audience_filter(viewer, Report.group_id, Report.reporter_bi),
+        )
+    )
+    own_key = viewer.reporter_bi
+    reporter_names = names.cache  # pseudonym -> name, filled by ``names`` on a miss
+    for start in range(0, len(ids), CHUNK):
+        rows = connection.execute(stmt, {"ids": ids[start : start + CHUNK]}).all()
+        # one loop, positional: this runs once per visible report on every feed page
+        for row in rows:
+            report_id, indicator_id, reporter_bi, anonymous = row[:4]
+            valid_until, revoked = row[8], row[9]
+            created_at, updated_at, stix_id, kind, report_linked, report_sighted = row[10:]
+            if report_linked:
+                linked.add(report_id)
+            if report_sighted:
+                with_sightings.add(indicator_id)
+            summary = summaries.get(indicator_id)
             if summary is None:
-                summary = summaries[report.indicator_id] = Summary(
-                    report.indicator_id, report.stix_id, report.kind, now=now
-                )
-            summary.reports.append(_report_view(viewer, report, now, names))
-    _attach_campaigns(session, cipher, viewer, summaries)
-    _attach_sightings(session, viewer, summaries)
+                summary = summaries[indicator_id] = Summary(indicator_id, stix_id, kind, now=now)
+            key = bytes(reporter_bi)
+            own = key == own_key
+            if anonymous and not own:
+                reporter = ANONYMOUS_LABEL
+            else:
+                reporter = reporter_names.get(key) or names(key)
+            active = not revoked and (valid_until is None or valid_until > now)
+            # row[4:10]: confidence, tlp, group_id, valid_from, valid_until, revoked
+            view = ReportView(
+                report_id, reporter, key, own, *row[4:10], active, created_at, updated_at
+            )
+            summary.reports.append(view)
+    _attach_campaigns(session, cipher, viewer, summaries, linked)
+    _attach_sightings(session, viewer, summaries, with_sightings)
     return summaries
 
 
@@ -187,10 +330,10 @@ class _ReporterNames:
         self.session = session
         self.cipher = cipher
         self.org_names = dict(org_names or {})
-        self._cache: dict[bytes, str] = {}
+        self.cache: dict[bytes, str] = {}
 
     def __call__(self, reporter_bi: bytes) -> str:
-        name = self._cache.get(reporter_bi)
+        name = self.cache.get(reporter_bi)
         if name is None:
             org_id = _REPORTER_ORGS.get(reporter_bi)
             if org_id is None:
@@ -203,7 +346,7 @@ class _ReporterNames:
                 if org_id not in self.org_names:
                     self.org_names[org_id] = _org_name(self.session, org_id)
                 name = self.org_names[org_id] or ANONYMOUS_LABEL
-            self._cache[reporter_bi] = name
+            self.cache[reporter_bi] = name
         return name
 
 
@@ -223,26 +366,6 @@ _REPORT_COLUMNS = (
 )
 
 
-def _report_view(viewer: Viewer, report: Any, now: datetime, names: _ReporterNames) -> ReportView:
-    own = bytes(report.reporter_bi) == viewer.reporter_bi
-    reporter = ANONYMOUS_LABEL if report.anonymous and not own else names(bytes(report.reporter_bi))
-    return ReportView(
-        report_id=report.id,
-        reporter=reporter,
-        reporter_key=bytes(report.reporter_bi),
-        own=own,
-        confidence=report.confidence,
-        tlp=report.tlp,
-        group_id=report.group_id,
-        valid_from=report.valid_from,
-        valid_until=report.valid_until,
-        revoked=report.revoked,
-        active=_is_active(report, now),
-        created_at=report.created_at,
-        updated_at=report.updated_at,
-    )
-
-
 def _org_name(session: Session, org_id: int) -> str:
     from sharing.models.accounts import Organization
 
@@ -257,19 +380,32 @@ def org_names(session: Session) -> dict[int, str]:
 
 
 def _attach_campaigns(
-    session: Session, cipher: FieldCipher, viewer: Viewer, summaries: dict[int, Summary]
+    session: Session,
+    cipher: FieldCipher,
+    viewer: Viewer,
+    summaries: dict[int, Summary],
+    linked: set[int],
 ) -> None:
-    """Names of visible campaigns/intrusion sets linked from visible, active reports."""
+    """Names of visible campaigns/intrusion sets linked from visible, active reports
+    (``linked``: the reports that have context links at all)."""
     report_to_indicator = {
-        r.report_id: s.indicator_id for s in summaries.values() for r in s.reports if r.active
+        r.report_id: s.indicator_id
+        for s in summaries.values()
+        for r in s.reports
+        if r.active and r.report_id in linked
     }
     if not report_to_indicator:
         return
-    links = session.execute(
-        select(ContextLink.report_id, ContextLink.target_stix_id).where(
-            ContextLink.report_id.in_(sorted(report_to_indicator))
-        )
-    ).all()
+    connection = session.connection()
+    stmt = select(ContextLink.report_id, ContextLink.target_stix_id).where(
+        ContextLink.report_id.in_(bindparam("ids", expanding=True))
+    )
+    report_ids = sorted(report_to_indicator)
+    links = [
+        link
+        for start in range(0, len(report_ids), CHUNK)
+        for link in connection.execute(stmt, {"ids": report_ids[start : start + CHUNK]})
+    ]
     if not links:
         return
     targets = sorted({target for _, target in links})
@@ -296,24 +432,28 @@ def _attach_campaigns(
         summary.campaigns.sort()
 
 
-def _attach_sightings(session: Session, viewer: Viewer, summaries: dict[int, Summary]) -> None:
+def _attach_sightings(
+    session: Session, viewer: Viewer, summaries: dict[int, Summary], sighted: set[int]
+) -> None:
     """Sightings (distinct members who saw it, in audiences the viewer is in) and disputes.
 
     ``sighting_count`` counts members, not their reported counts, so one member cannot push a
     score up by reporting the same sighting many times. A false positive disputes the indicator
     for every viewer who can see it (issue 6), whichever audience the opinion itself has.
     """
-    ids = sorted(summaries)
-    for start in range(0, len(ids), 500):
-        rows = session.execute(
-            select(
-                Sighting.indicator_id,
-                Sighting.kind,
-                Sighting.last_seen,
-                Sighting.group_id,
-                Sighting.reporter_bi,
-            ).where(Sighting.indicator_id.in_(ids[start : start + 500]))
-        ).all()
+    ids = sorted(sighted)
+    if not ids:
+        return
+    connection = session.connection()
+    stmt = select(
+        Sighting.indicator_id,
+        Sighting.kind,
+        Sighting.last_seen,
+        Sighting.group_id,
+        Sighting.reporter_bi,
+    ).where(Sighting.indicator_id.in_(bindparam("ids", expanding=True)))
+    for start in range(0, len(ids), CHUNK):
+        rows = connection.execute(stmt, {"ids": ids[start : start + CHUNK]}).all()
         for indicator_id, kind, last_seen, group_id, reporter_bi in rows:
             summary = summaries[indicator_id]
             if kind == "false_positive":
@@ -326,6 +466,22 @@ def _attach_sightings(session: Session, viewer: Viewer, summaries: dict[int, Sum
 
 def decrypt_value(cipher: FieldCipher, stix_id: str, value_ct: bytes) -> str:
     return cipher.decrypt_text(value_ct, f"indicators.value:{stix_id}")
+
+
+def decrypt_values(cipher: FieldCipher, items: Iterable[tuple[str, bytes]]) -> list[str]:
+    """Many indicators' values, given as ``(stix_id, value_ct)``, in order.
+
+    Each value has its own nonce and associated data, so each is one AES-GCM operation; what
+    a batch saves is the per-value key-ring lookup (a ring is fetched once and refreshed only
+    if a value is under a key this process has not loaded yet).
+    """
+    ring = cipher.source.current()
+    out: list[str] = []
+    for stix_id, blob in items:
+        if aead.key_id_of(blob) not in ring.data_keys:
+            ring = cipher.source.refresh()
+        out.append(aead.decrypt(ring, blob, f"indicators.value:{stix_id}").decode())
+    return out
 
 
 def count_visible(session: Session, viewer: Viewer) -> int:
