@@ -33,6 +33,8 @@ class Settings:
     max_content_length: int = 20 * 1024 * 1024
     max_objects_per_bundle: int = 100_000
     max_match_items: int = 10_000
+    # TAXII: the largest (and the default) ``limit`` of a feed page, in objects
+    taxii_max_page_size: int = 1000
     raw_bundle_retention_days: int = 90
     default_phone_region: str = "US"
     trusted_proxies: int = 0
@@ -70,6 +72,7 @@ class Settings:
             ("max_content_length", "PALISADE_MAX_CONTENT_LENGTH"),
             ("max_objects_per_bundle", "PALISADE_MAX_OBJECTS_PER_BUNDLE"),
             ("max_match_items", "PALISADE_MAX_MATCH_ITEMS"),
+            ("taxii_max_page_size", "PALISADE_TAXII_MAX_PAGE_SIZE"),
             ("raw_bundle_retention_days", "PALISADE_RAW_BUNDLE_RETENTION_DAYS"),
             ("trusted_proxies", "PALISADE_TRUSTED_PROXIES"),
         ):
@@ -83,6 +86,11 @@ class Settings:
         values.update(overrides)
         values["extra"] = extra
         settings = cls(**values)
+        if settings.taxii_max_page_size < 1:
+            raise ConfigError(
+                "PALISADE_TAXII_MAX_PAGE_SIZE must be at least 1, got "
+                f"{settings.taxii_max_page_size}"
+            )
         if not settings.database_url:
             settings = settings.replace(
                 database_url=f"sqlite:///{settings.instance_path / 'palisade.db'}"

@@ -164,7 +164,7 @@ def test_limit_is_capped_by_the_configured_maximum_page_size(
     _fill(exchange, 6)
     capped: Flask = create_app(
         {
-            "settings": settings.replace(extra={"taxii_max_page_size": 5}),
+            "settings": settings.replace(taxii_max_page_size=5),
             "database": db,
             "key_source": key_source,
             "TESTING": True,
@@ -191,3 +191,14 @@ def test_a_malformed_added_after_is_a_400(exchange: Exchange) -> None:
     everything = exchange.collection_ids(exchange.a)[ALL]
     response = exchange.get(exchange.a, f"/collections/{everything}/objects/", added_after="soon")
     assert response.status_code == 400
+
+
+def test_the_maximum_page_size_is_a_setting_read_from_the_environment() -> None:
+    from sharing.config import ConfigError, Settings
+
+    assert Settings.from_env(environ={}).taxii_max_page_size == 1000
+    found = Settings.from_env(environ={"PALISADE_TAXII_MAX_PAGE_SIZE": "250"})
+    assert found.taxii_max_page_size == 250
+    for bad in ("0", "-3", "many"):
+        with pytest.raises(ConfigError, match="PALISADE_TAXII_MAX_PAGE_SIZE"):
+            Settings.from_env(environ={"PALISADE_TAXII_MAX_PAGE_SIZE": bad})
