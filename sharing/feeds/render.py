@@ -13,10 +13,11 @@ ingest-only report extension and, for anonymous reports of others, minus ``creat
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sharing.corroboration import Summary, decrypt_value
+from sharing.corroboration import Summary, decrypt_values
 from sharing.crypto.cipher import FieldCipher
 from sharing.identifiers import MINHASH_SCHEME, PALISADE_IDENTITY_ID, TLP_MARKING_IDS
 from sharing.identifiers.constants import EXTENSION_DEFINITIONS_CREATED
@@ -49,69 +50,95 @@ def static_objects() -> list[dict[str, Any]]:
 
 def stamp(value: datetime, timespec: str = "microseconds") -> str:
     """STIX timestamp of an aware UTC datetime (``isoformat`` is C; ``strftime`` is not)."""
-    return value.astimezone(UTC).isoformat(timespec=timespec)[:-6] + "Z"
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat(timespec=timespec)[:-6] + "Z"
 
 
-def render_indicator(
-    cipher: FieldCipher,
-    summary: Summary,
-    value_ct: bytes,
-    signature_ct: bytes | None,
-    key_id: str,
-    version: datetime,
-) -> dict[str, Any]:
-    value = decrypt_value(cipher, summary.stix_id, value_ct)
-    words = KIND_WORDS.get(summary.kind, summary.kind)
-    # Summary properties recompute from the reports on every access: read each once.
-    reporter_count, confidence, score = summary.reporter_count, summary.confidence, summary.score
-    first_seen, valid_from, until = summary.first_seen, summary.valid_from, summary.valid_until
-    reporters = ", ".join(summary.reporters) or "no active reporter"
-    description = (
-        f"A keyed hash of a normalised {words} that member labs reported in model-distillation "
-        f"campaigns. Reported by {reporter_count} member(s) you can see ({reporters}); "
-        f"confidence {confidence}, score {score}."
-    )
-    if summary.campaigns:
-        description += f" Campaigns: {', '.join(summary.campaigns)}."
-    if summary.disputed:
-        description += " Disputed by at least one member."
-    obj: dict[str, Any] = {
-        "type": "indicator",
-        "spec_version": "2.1",
-        "id": summary.stix_id,
-        "created_by_ref": PALISADE_IDENTITY_ID,
-        "created": stamp(min(first_seen, version)),
-        "modified": stamp(version),
-        "name": f"Hashed {words} ({summary.kind})",
-        "description": description,
-        "indicator_types": ["malicious-activity"],
-        "pattern": f"[hashed-identifier:kind = '{summary.kind}' AND "
-        f"hashed-identifier:value = '{value}']",
-        "pattern_type": "stix",
-        "pattern_version": "2.1",
-        "valid_from": stamp(valid_from),
-        "confidence": confidence,
-        "object_marking_refs": [TLP_MARKING_IDS[summary.tlp]],
-    }
-    if until is not None and until > valid_from:
-        obj["valid_until"] = stamp(until)
-    if summary.revoked:
-        obj["revoked"] = True
-    extensions = corroboration_extension(
-        reporter_count=reporter_count,
-        first_seen=stamp(first_seen, "milliseconds"),
-        last_seen=stamp(summary.last_seen, "milliseconds"),
-        sighting_count=summary.sighting_count,
-        disputed=summary.disputed,
-        score=score,
-    )
-    if signature_ct is not None:
-        values = json.loads(cipher.decrypt(signature_ct, f"indicators.signature:{summary.stix_id}"))
-        extensions.update(
-            prompt_signature_extension(PromptSignature(MINHASH_SCHEME, tuple(values), key_id))
+class Stamps(dict[datetime, str]):
+    """Microsecond STIX timestamps, each distinct instant formatted once per page (the reports
+    of one bundle share their times, so a page repeats few distinct ones)."""
+
+    def __missing__(self, value: datetime) -> str:
+        text = self[value] = stamp(value)
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class IndicatorRow:
+    """What rendering one indicator needs besides its summary: its stored columns and the
+    version (``modified``) this reader is served."""
+
+    summary: Summary
+    value_ct: bytes
+    signature_ct: bytes | None
+    key_id: str
+    version: datetime
+
+
+def render_indicators(cipher: FieldCipher, items: list[IndicatorRow]) -> list[dict[str, Any]]:
+    """The STIX objects for ``items``, in order: values decrypted in one batch, each summary's
+    properties computed once, timestamps formatted once per distinct instant."""
+    values = decrypt_values(cipher, [(item.summary.stix_id, item.value_ct) for item in items])
+    stamps = Stamps()
+    out: list[dict[str, Any]] = []
+    for item, value in zip(items, values, strict=True):
+        summary, facts = item.summary, item.summary.facts()
+        kind = summary.kind
+        words = KIND_WORDS.get(kind, kind)
+        reporters = ", ".join(facts.reporters) or "no active reporter"
+        description = (
+            f"A keyed hash of a normalised {words} that member labs reported in "
+            f"model-distillation campaigns. Reported by {facts.reporter_count} member(s) you can "
+            f"see ({reporters}); confidence {facts.confidence}, score {facts.score}."
         )
-    obj["extensions"] = extensions
-    return obj
+        if summary.campaigns:
+            description += f" Campaigns: {', '.join(summary.campaigns)}."
+        if summary.disputed:
+            description += " Disputed by at least one member."
+        version = item.version
+        obj: dict[str, Any] = {
+            "type": "indicator",
+            "spec_version": "2.1",
+            "id": summary.stix_id,
+            "created_by_ref": PALISADE_IDENTITY_ID,
+            "created": stamps[min(facts.first_seen, version)],
+            "modified": stamps[version],
+            "name": f"Hashed {words} ({kind})",
+            "description": description,
+            "indicator_types": ["malicious-activity"],
+            "pattern": f"[hashed-identifier:kind = '{kind}' AND "
+            f"hashed-identifier:value = '{value}']",
+            "pattern_type": "stix",
+            "pattern_version": "2.1",
+            "valid_from": stamps[facts.valid_from],
+            "confidence": facts.confidence,
+            "object_marking_refs": [TLP_MARKING_IDS[facts.tlp]],
+        }
+        until = facts.valid_until
+        if until is not None and until > facts.valid_from:
+            obj["valid_until"] = stamps[until]
+        if not facts.active_reports:
+            obj["revoked"] = True
+        # the extension's times have millisecond precision: cut the microsecond stamp
+        extensions = corroboration_extension(
+            reporter_count=facts.reporter_count,
+            first_seen=stamps[facts.first_seen][:-4] + "Z",
+            last_seen=stamps[facts.last_seen][:-4] + "Z",
+            sighting_count=summary.sighting_count,
+            disputed=summary.disputed,
+            score=facts.score,
+        )
+        if item.signature_ct is not None:
+            signature = cipher.decrypt(item.signature_ct, f"indicators.signature:{summary.stix_id}")
+            extensions.update(
+                prompt_signature_extension(
+                    PromptSignature(MINHASH_SCHEME, tuple(json.loads(signature)), item.key_id)
+                )
+            )
+        obj["extensions"] = extensions
+        out.append(obj)
+    return out
 
 
 def render_context(

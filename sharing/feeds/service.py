@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sharing.accounts.principal import Principal
@@ -23,23 +22,21 @@ from sharing.corroboration import org_names, summarise
 from sharing.errors import Forbidden, NotFound
 from sharing.feeds import tokens
 from sharing.feeds.collections import Collection, collections_for, get_collection
-from sharing.feeds.query import (
-    Filters,
-    Row,
-    feed_rows,
-    latest_versions,
-    resolve_targets,
+from sharing.feeds.query import Filters, PageRow, feed_rows, latest_versions, resolve_targets
+from sharing.feeds.render import (
+    STATIC_DATE_ADDED,
+    IndicatorRow,
+    Stamps,
+    render_context,
+    render_indicators,
+    stamp,
+    static_objects,
 )
-from sharing.feeds.render import STATIC_DATE_ADDED, render_context, render_indicator, static_objects
-from sharing.ingest.outcomes import stix_timestamp
 from sharing.models.base import utcnow
-from sharing.models.context import ContextObject
-from sharing.models.indicators import Indicator, Report
 from sharing.runtime import Runtime
-from sharing.visibility import Viewer, audience_filter
+from sharing.visibility import Viewer
 
 STIX_MEDIA_TYPE = "application/stix+json;version=2.1"
-DEFAULT_MAX_PAGE_SIZE = 1000
 
 
 @dataclass
@@ -59,11 +56,11 @@ class Page:
 
     @property
     def date_added_first(self) -> str | None:
-        return stix_timestamp(self.entries[0].date_added) if self.entries else None
+        return stamp(self.entries[0].date_added) if self.entries else None
 
     @property
     def date_added_last(self) -> str | None:
-        return stix_timestamp(self.entries[-1].date_added) if self.entries else None
+        return stamp(self.entries[-1].date_added) if self.entries else None
 
     def _tail(self, body: dict[str, Any]) -> dict[str, Any]:
         if self.more:
@@ -78,11 +75,12 @@ class Page:
         return self._tail(body)
 
     def manifest(self) -> dict[str, Any]:
+        stamps = Stamps()
         records = [
             {
                 "id": e.id,
-                "date_added": stix_timestamp(e.date_added),
-                "version": stix_timestamp(e.version),
+                "date_added": stamps[e.date_added],
+                "version": stamps[e.version],
                 "media_type": STIX_MEDIA_TYPE,
             }
             for e in self.entries
@@ -90,12 +88,14 @@ class Page:
         return self._tail({"objects": records} if records else {})
 
     def versions(self) -> dict[str, Any]:
-        body = {"versions": [stix_timestamp(e.version) for e in self.entries]}
+        stamps = Stamps()
+        body = {"versions": [stamps[e.version] for e in self.entries]}
         return self._tail(body if self.entries else {})
 
 
 def max_page_size(rt: Runtime) -> int:
-    return int(rt.settings.extra.get("taxii_max_page_size", DEFAULT_MAX_PAGE_SIZE))
+    """The largest and default ``limit`` (``Settings.taxii_max_page_size``)."""
+    return rt.settings.taxii_max_page_size
 
 
 def list_collections(rt: Runtime, principal: Principal) -> list[Collection]:
@@ -142,7 +142,14 @@ def read_page(
                 entries[-1].obj = obj if endpoint == "objects" else None
         targets = resolve_targets(session, filters)
         rows = feed_rows(
-            session, viewer, collection, filters, targets, after, limit + 1 - len(entries)
+            session,
+            viewer,
+            collection,
+            filters,
+            targets,
+            after,
+            limit + 1 - len(entries),
+            content=endpoint == "objects",
         )
         positions = [e.position for e in entries] + [r.seq for r in rows]
         more = len(positions) > limit
@@ -181,106 +188,68 @@ def _static_matches(obj: dict[str, Any], filters: Filters) -> bool:
 
 
 def _row_entries(
-    rt: Runtime, session: Session, viewer: Viewer, filters: Filters, rows: list[Row], render: bool
+    rt: Runtime,
+    session: Session,
+    viewer: Viewer,
+    filters: Filters,
+    rows: list[PageRow],
+    render: bool,
 ) -> list[Entry]:
     indicator_ids = [r.indicator_id for r in rows if r.indicator_id is not None]
-    context_ids = [r.context_id for r in rows if r.context_id is not None]
-    rendered: dict[int, dict[str, Any]] = {}
-    stix_ids: dict[int, str] = {}
+    current: dict[int, datetime] = {}
     if indicator_ids:
         if filters.versions == ("last",):
             # each row is its object's latest visible change by construction
             current = {r.indicator_id: r.date_added for r in rows if r.indicator_id is not None}
         else:
             current = latest_versions(session, viewer, indicator_ids)
-        if render:
-            rendered, stix_ids = _render_indicators(rt, session, viewer, indicator_ids, current)
-        else:
-            stix_ids = _visible_indicators(session, viewer, indicator_ids)
-    contexts = _contexts(rt, session, viewer, context_ids, render)
+    rendered = _render_indicators(rt, session, viewer, rows, current) if render else {}
+    own = viewer.reporter_bi
     out: list[Entry] = []
     for row in rows:
         if row.indicator_id is not None:
-            stix_id = stix_ids.get(row.indicator_id)
-            if stix_id is None:
-                continue
+            obj = None
             if render:
                 obj = rendered.get(row.indicator_id)
                 if obj is None or current.get(row.indicator_id) != row.date_added:
-                    continue  # only the latest version's content is held
-                out.append(Entry(row.seq, row.date_added, stix_id, row.date_added, obj))
-            else:
-                out.append(Entry(row.seq, row.date_added, stix_id, row.date_added))
+                    continue  # only the latest version's content is held (docs/TAXII.md)
+            out.append(Entry(row.seq, row.date_added, row.stix_id, row.date_added, obj))
         else:
-            found = contexts.get(row.context_id)  # type: ignore[arg-type]
-            if found is None:
+            if not filters.version_matches(row.modified, is_latest=True, is_first=True):
                 continue
-            stix_id, modified, obj = found
-            if not filters.version_matches(modified, is_latest=True, is_first=True):
-                continue
-            out.append(Entry(row.seq, row.date_added, stix_id, modified, obj))
+            obj = None
+            if render:
+                obj = render_context(
+                    rt.cipher,
+                    row.stix_id,
+                    row.body_ct,
+                    anonymous=row.anonymous,
+                    own=bytes(row.reporter_bi) == own,
+                )
+            out.append(Entry(row.seq, row.date_added, row.stix_id, row.modified, obj))
     return out
 
 
-def _visible_indicators(session: Session, viewer: Viewer, ids: list[int]) -> dict[int, str]:
-    rows = session.execute(
-        select(Indicator.id, Indicator.stix_id).where(
-            Indicator.id.in_(sorted(set(ids))),
-            select(Report.id)
-            .where(
-                Report.indicator_id == Indicator.id,
-                audience_filter(viewer, Report.group_id, Report.reporter_bi),
-            )
-            .exists(),
-        )
-    )
-    return {row[0]: row[1] for row in rows}
-
-
 def _render_indicators(
-    rt: Runtime, session: Session, viewer: Viewer, ids: list[int], current: dict[int, Any]
-) -> tuple[dict[int, dict[str, Any]], dict[int, str]]:
-    summaries = summarise(session, rt.cipher, viewer, ids, utcnow(), org_names=org_names(session))
-    values = {
-        row.id: row
-        for row in session.execute(
-            select(
-                Indicator.id,
-                Indicator.value_ct,
-                Indicator.signature_ct,
-                Indicator.consortium_key_id,
-            ).where(Indicator.id.in_(sorted(summaries)))
-        )
-    }
-    rendered: dict[int, dict[str, Any]] = {}
-    for indicator_id, summary in summaries.items():
-        version = current.get(indicator_id)
-        if version is None:
-            continue
-        row = values[indicator_id]
-        rendered[indicator_id] = render_indicator(
-            rt.cipher, summary, row.value_ct, row.signature_ct, row.consortium_key_id, version
-        )
-    return rendered, {i: s.stix_id for i, s in summaries.items()}
-
-
-def _contexts(
-    rt: Runtime, session: Session, viewer: Viewer, ids: list[int], render: bool
-) -> dict[int, tuple[str, datetime, dict[str, Any] | None]]:
-    if not ids:
+    rt: Runtime,
+    session: Session,
+    viewer: Viewer,
+    rows: list[PageRow],
+    current: dict[int, datetime],
+) -> dict[int, dict[str, Any]]:
+    """Indicator id -> its STIX object at its current version, for the rows' indicators."""
+    wanted = {r.indicator_id: r for r in rows if r.indicator_id is not None}
+    if not wanted:
         return {}
-    found: dict[int, tuple[str, datetime, dict[str, Any] | None]] = {}
-    for row in session.execute(
-        select(ContextObject).where(
-            ContextObject.id.in_(sorted(set(ids))),
-            audience_filter(viewer, ContextObject.group_id, ContextObject.reporter_bi),
-        )
-    ).scalars():
-        obj = None
-        if render:
-            own = bytes(row.reporter_bi) == viewer.reporter_bi
-            obj = render_context(
-                rt.cipher, row.stix_id, row.body_ct, anonymous=row.anonymous, own=own
-            )
-        found[row.id] = (row.stix_id, row.modified, obj)
-    return found
+    summaries = summarise(
+        session, rt.cipher, viewer, wanted, utcnow(), org_names=org_names(session)
+    )
+    items = [
+        IndicatorRow(summary, row.value_ct, row.signature_ct, row.key_id, current[indicator_id])
+        for indicator_id, row in wanted.items()
+        if (summary := summaries.get(indicator_id)) is not None and indicator_id in current
+    ]
+    return {
+        item.summary.indicator_id: obj
+        for item, obj in zip(items, render_indicators(rt.cipher, items), strict=True)
+    }
