@@ -171,13 +171,16 @@ def test_a_full_pull_then_polling_never_skips_or_repeats_while_a_writer_submits(
     try:
         last_added = None
         while True:
+            # read before the request: an empty answer ends the pull only if every write had
+            # committed before it was asked for (a write may commit while it is in flight)
+            writes_finished = done.is_set()
             response = _page(live.url, key, collection, **params)
             page = response.json() if response.content else {}
             ids += [o["id"] for o in page.get("objects", [])]
             last_added = response.headers.get("X-TAXII-Date-Added-Last", last_added)
             if page.get("more"):
                 params = {"limit": 4, "next": page["next"]}
-            elif done.is_set() and not page.get("objects"):
+            elif writes_finished and not page.get("objects"):
                 break
             else:  # caught up: poll for deltas as a TAXII client does
                 params = {"limit": 4, "added_after": last_added}
