@@ -29,8 +29,8 @@ from sqlalchemy.orm import Session, aliased
 from sharing.feeds.collections import ALL, GROUP, OWN, Collection
 from sharing.models.context import ContextObject
 from sharing.models.feed import FeedEntry
-from sharing.models.indicators import Indicator, Report
-from sharing.visibility import Viewer, audience_filter, log_filter
+from sharing.models.indicators import Indicator
+from sharing.visibility import Viewer, log_filter
 
 SPEC_VERSION = "2.1"
 
@@ -74,21 +74,12 @@ class Filters:
 
 
 class PageRow(NamedTuple):
-    """One feed-log row on a page, joined to its object's columns (see :func:`feed_rows`)."""
+    """One feed-log row standing for an object version on a page."""
 
     seq: int
     date_added: datetime
     indicator_id: int | None
     context_id: int | None
-    stix_id: str
-    kind: str | None
-    modified: datetime | None  # context objects
-    value_ct: bytes | None = None
-    signature_ct: bytes | None = None
-    key_id: str | None = None
-    body_ct: bytes | None = None
-    anonymous: bool | None = None
-    reporter_bi: bytes | None = None
 
 
 @dataclass
@@ -213,26 +204,21 @@ def feed_rows(
     targets: Targets,
     after: int,
     limit: int,
-    *,
-    content: bool = False,
 ) -> list[PageRow]:
-    """Up to ``limit`` rows after position ``after``, in ascending ``seq``, as plain rows.
+    """Up to ``limit`` rows after position ``after``, in ascending ``seq``.
 
-    Each row is a feed-log row the reader may see whose object it may see too (an indicator
-    with a visible report, a context object in its audience), joined to that object's
-    columns: ``seq``, ``date_added``, ``indicator_id``, ``context_id``, ``stix_id``,
-    ``kind``, ``modified`` (context objects), and with ``content`` the ciphertexts a render
-    needs (``value_ct``, ``signature_ct``, ``key_id``; ``body_ct``, ``anonymous``,
-    ``reporter_bi``). One statement, one keyset seek on ``seq``: its cost does not depend on
-    the position.
+    One statement over the feed log alone: a seek on its primary key (``seq > after ORDER BY
+    seq LIMIT n``) with per-row index probes for the latest-visible-change rule, so its cost
+    does not depend on the position. Objects are fetched by the caller, by primary key: joined
+    here, PostgreSQL's planner may hash the whole joined table for every page.
+    Whether the reader may see the object itself (a visible report; the context object's
+    audience) is decided by the caller too.
     """
     if limit <= 0 or not (targets.indicators or targets.contexts):
         return []
     if filters.spec_versions and SPEC_VERSION not in filters.spec_versions:
         return []
     log = aliased(FeedEntry, name="l")
-    ind = aliased(Indicator, name="i")
-    ctx = aliased(ContextObject, name="c")
     start = max(after, 0)
     where = [_visible(viewer, log)]
     if filters.added_after is not None:
@@ -242,18 +228,7 @@ def feed_rows(
 
     kinds = []
     if targets.indicators and targets.indicator_ids != []:
-        clause = [
-            log.indicator_id.is_not(None),
-            _indicator_rule(log, viewer, filters),
-            exists(
-                select(literal(1))
-                .select_from(Report)
-                .where(
-                    Report.indicator_id == log.indicator_id,
-                    audience_filter(viewer, Report.group_id, Report.reporter_bi),
-                )
-            ),
-        ]
+        clause = [log.indicator_id.is_not(None), _indicator_rule(log, viewer, filters)]
         if targets.indicator_ids is not None:
             clause.append(log.indicator_id.in_(targets.indicator_ids))
         kinds.append(and_(*clause))
@@ -261,40 +236,24 @@ def feed_rows(
         clause = [
             log.context_id.is_not(None),
             ~_other(log, "context_id", viewer, lambda o: o.seq > log.seq),
-            audience_filter(viewer, ctx.group_id, ctx.reporter_bi),
         ]
         if targets.context_ids is not None:
             clause.append(log.context_id.in_(targets.context_ids))
         if targets.context_types:
-            clause.append(ctx.stix_type.in_(targets.context_types))
+            clause.append(
+                log.context_id.in_(
+                    select(ContextObject.id).where(
+                        ContextObject.stix_type.in_(targets.context_types)
+                    )
+                )
+            )
         kinds.append(and_(*clause))
     if not kinds:
         return []
     where.append(or_(*kinds) if len(kinds) > 1 else kinds[0])
     where.append(_scope(log, collection, viewer))
-    columns: list[Any] = [
-        log.seq,
-        log.changed_at.label("date_added"),
-        log.indicator_id,
-        log.context_id,
-        func.coalesce(ind.stix_id, ctx.stix_id).label("stix_id"),
-        ind.kind,
-        ctx.modified,
-    ]
-    if content:
-        columns += [
-            ind.value_ct,
-            ind.signature_ct,
-            ind.consortium_key_id.label("key_id"),
-            ctx.body_ct,
-            ctx.anonymous,
-            ctx.reporter_bi,
-        ]
     stmt = (
-        select(*columns)
-        .select_from(log)
-        .outerjoin(ind, ind.id == log.indicator_id)
-        .outerjoin(ctx, ctx.id == log.context_id)
+        select(log.seq, log.changed_at, log.indicator_id, log.context_id)
         .where(*where)
         .order_by(log.seq)
         .limit(limit)

@@ -13,9 +13,8 @@ ingest-only report extension and, for anonymous reports of others, minus ``creat
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sharing.corroboration import Summary, decrypt_values
 from sharing.crypto.cipher import FieldCipher
@@ -64,8 +63,7 @@ class Stamps(dict[datetime, str]):
         return text
 
 
-@dataclass(frozen=True, slots=True)
-class IndicatorRow:
+class IndicatorRow(NamedTuple):
     """What rendering one indicator needs besides its summary: its stored columns and the
     version (``modified``) this reader is served."""
 

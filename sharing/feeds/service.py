@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from sharing.accounts.principal import Principal
@@ -33,8 +34,10 @@ from sharing.feeds.render import (
     static_objects,
 )
 from sharing.models.base import utcnow
+from sharing.models.context import ContextObject
+from sharing.models.indicators import Indicator, Report
 from sharing.runtime import Runtime
-from sharing.visibility import Viewer
+from sharing.visibility import Viewer, audience_filter
 
 STIX_MEDIA_TYPE = "application/stix+json;version=2.1"
 
@@ -142,14 +145,7 @@ def read_page(
                 entries[-1].obj = obj if endpoint == "objects" else None
         targets = resolve_targets(session, filters)
         rows = feed_rows(
-            session,
-            viewer,
-            collection,
-            filters,
-            targets,
-            after,
-            limit + 1 - len(entries),
-            content=endpoint == "objects",
+            session, viewer, collection, filters, targets, after, limit + 1 - len(entries)
         )
         positions = [e.position for e in entries] + [r.seq for r in rows]
         more = len(positions) > limit
@@ -196,6 +192,7 @@ def _row_entries(
     render: bool,
 ) -> list[Entry]:
     indicator_ids = [r.indicator_id for r in rows if r.indicator_id is not None]
+    context_ids = [r.context_id for r in rows if r.context_id is not None]
     current: dict[int, datetime] = {}
     if indicator_ids:
         if filters.versions == ("last",):
@@ -203,53 +200,98 @@ def _row_entries(
             current = {r.indicator_id: r.date_added for r in rows if r.indicator_id is not None}
         else:
             current = latest_versions(session, viewer, indicator_ids)
-    rendered = _render_indicators(rt, session, viewer, rows, current) if render else {}
-    own = viewer.reporter_bi
+    # indicators the reader may see (a visible report), by id: rendered, or their STIX ids
+    rendered: dict[int, tuple[str, dict[str, Any]]] = {}
+    stix_ids: dict[int, str] = {}
+    if render:
+        rendered = _render_indicators(rt, session, viewer, indicator_ids, current)
+    else:
+        stix_ids = _visible_indicators(session, viewer, indicator_ids)
+    contexts = _contexts(rt, session, viewer, context_ids, render)
     out: list[Entry] = []
     for row in rows:
         if row.indicator_id is not None:
-            obj = None
             if render:
-                obj = rendered.get(row.indicator_id)
-                if obj is None or current.get(row.indicator_id) != row.date_added:
-                    continue  # only the latest version's content is held (docs/TAXII.md)
-            out.append(Entry(row.seq, row.date_added, row.stix_id, row.date_added, obj))
-        else:
-            if not filters.version_matches(row.modified, is_latest=True, is_first=True):
-                continue
-            obj = None
-            if render:
-                obj = render_context(
-                    rt.cipher,
-                    row.stix_id,
-                    row.body_ct,
-                    anonymous=row.anonymous,
-                    own=bytes(row.reporter_bi) == own,
-                )
-            out.append(Entry(row.seq, row.date_added, row.stix_id, row.modified, obj))
+                found = rendered.get(row.indicator_id)
+                if found is None or current.get(row.indicator_id) != row.date_added:
+                    continue  # invisible, or not its latest version (docs/TAXII.md)
+                out.append(Entry(row.seq, row.date_added, found[0], row.date_added, found[1]))
+            elif (stix_id := stix_ids.get(row.indicator_id)) is not None:
+                out.append(Entry(row.seq, row.date_added, stix_id, row.date_added))
+        elif (context := contexts.get(row.context_id)) is not None:  # type: ignore[arg-type]
+            stix_id, modified, obj = context
+            if filters.version_matches(modified, is_latest=True, is_first=True):
+                out.append(Entry(row.seq, row.date_added, stix_id, modified, obj))
     return out
+
+
+def _visible_indicators(session: Session, viewer: Viewer, ids: list[int]) -> dict[int, str]:
+    """STIX ids of those of ``ids`` with at least one report the reader may see."""
+    if not ids:
+        return {}
+    stmt = select(Indicator.id, Indicator.stix_id).where(
+        Indicator.id.in_(bindparam("ids", expanding=True)),
+        select(Report.id)
+        .where(
+            Report.indicator_id == Indicator.id,
+            audience_filter(viewer, Report.group_id, Report.reporter_bi),
+        )
+        .exists(),
+    )
+    rows = session.connection().execute(stmt, {"ids": sorted(set(ids))})
+    return {indicator_id: stix_id for indicator_id, stix_id in rows}
 
 
 def _render_indicators(
     rt: Runtime,
     session: Session,
     viewer: Viewer,
-    rows: list[PageRow],
+    ids: list[int],
     current: dict[int, datetime],
-) -> dict[int, dict[str, Any]]:
-    """Indicator id -> its STIX object at its current version, for the rows' indicators."""
-    wanted = {r.indicator_id: r for r in rows if r.indicator_id is not None}
-    if not wanted:
+) -> dict[int, tuple[str, dict[str, Any]]]:
+    """Indicator id -> (STIX id, object at its current version), for those it may see."""
+    if not ids:
         return {}
-    summaries = summarise(
-        session, rt.cipher, viewer, wanted, utcnow(), org_names=org_names(session)
-    )
+    summaries = summarise(session, rt.cipher, viewer, ids, utcnow(), org_names=org_names(session))
+    stmt = select(
+        Indicator.id, Indicator.value_ct, Indicator.signature_ct, Indicator.consortium_key_id
+    ).where(Indicator.id.in_(bindparam("ids", expanding=True)))
     items = [
-        IndicatorRow(summary, row.value_ct, row.signature_ct, row.key_id, current[indicator_id])
-        for indicator_id, row in wanted.items()
-        if (summary := summaries.get(indicator_id)) is not None and indicator_id in current
+        IndicatorRow(summaries[indicator_id], value_ct, signature_ct, key_id, version)
+        for indicator_id, value_ct, signature_ct, key_id in session.connection().execute(
+            stmt, {"ids": sorted(summaries)}
+        )
+        if (version := current.get(indicator_id)) is not None
     ]
     return {
-        item.summary.indicator_id: obj
+        item.summary.indicator_id: (item.summary.stix_id, obj)
         for item, obj in zip(items, render_indicators(rt.cipher, items), strict=True)
     }
+
+
+def _contexts(
+    rt: Runtime, session: Session, viewer: Viewer, ids: list[int], render: bool
+) -> dict[int, tuple[str, datetime, dict[str, Any] | None]]:
+    """Context objects the reader may see, by id: STIX id, version, object if ``render``."""
+    if not ids:
+        return {}
+    columns = [ContextObject.id, ContextObject.stix_id, ContextObject.modified]
+    if render:
+        columns += [ContextObject.body_ct, ContextObject.anonymous, ContextObject.reporter_bi]
+    stmt = select(*columns).where(
+        ContextObject.id.in_(bindparam("ids", expanding=True)),
+        audience_filter(viewer, ContextObject.group_id, ContextObject.reporter_bi),
+    )
+    found: dict[int, tuple[str, datetime, dict[str, Any] | None]] = {}
+    for row in session.connection().execute(stmt, {"ids": sorted(set(ids))}):
+        obj = None
+        if render:
+            obj = render_context(
+                rt.cipher,
+                row.stix_id,
+                row.body_ct,
+                anonymous=row.anonymous,
+                own=bytes(row.reporter_bi) == viewer.reporter_bi,
+            )
+        found[row.id] = (row.stix_id, row.modified, obj)
+    return found
