@@ -10,6 +10,11 @@ way in the same run. Run from the repository root:
 
     python bench/feed/run.py --indicators 1000000 --medallion-objects 100000 \
         --medallion-python /tmp/peers/venv/bin/python
+
+``--load-only`` loads and stops (for ``bench/feed/profile_page.py``, which times pages
+in-process); ``--reuse`` pulls a store an earlier run loaded into the same ``--workdir`` and
+refuses one at an older schema unless ``--upgrade`` migrates it; ``--database-url`` loads into
+(or reuses) another database, e.g. an empty PostgreSQL one, keeping the keys in the workdir.
 """
 
 from __future__ import annotations
@@ -219,6 +224,35 @@ class _Existing(LiveServer):
         self.url, self._server, self._thread, self._process = "", None, None, None
 
 
+def open_store(
+    workdir: Path, *, upgrade: bool = False, database_url: str | None = None
+) -> LiveServer:
+    """The store an earlier run loaded into ``workdir``, checked against this code's schema.
+
+    ``database_url`` names the database when it is not ``workdir/palisade.db`` (PostgreSQL);
+    the key file is always ``workdir/instance/palisade-keys.json``. A store from an older
+    schema is refused (pulling it would fail or mislead) unless ``upgrade`` is given, which
+    migrates it in place to the current head first.
+    """
+    from sharing import migrate
+
+    url = database_url or f"sqlite:///{workdir / 'palisade.db'}"
+    local = url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists()
+    if local or not (workdir / "instance" / "palisade-keys.json").exists():
+        raise SystemExit(f"no loaded store in {workdir} (run once without --reuse)")
+    server = _Existing(url, workdir / "instance")
+    if not migrate.is_at_head(server.db.engine):
+        found, head = migrate.current_revision(server.db.engine), migrate.head_revision()
+        if not upgrade:
+            raise SystemExit(
+                f"the store in {workdir} is at schema {found}, this code is at {head}: pass "
+                "--upgrade to migrate it in place, or load a fresh store"
+            )
+        print(f"migrating the store in {workdir} from {found} to {head}", flush=True)
+        migrate.upgrade(server.db.engine)
+    return server
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--indicators", type=int, default=1_000_000)
@@ -227,14 +261,25 @@ def main() -> None:
     parser.add_argument("--workdir", default="/tmp/palisade-feed-bench")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
+        "--database-url",
+        help="load into / pull from this database (an empty PostgreSQL database, say) instead "
+        "of WORKDIR/palisade.db",
+    )
+    parser.add_argument(
         "--reuse", action="store_true", help="pull a store an earlier run loaded (skip loading)"
+    )
+    parser.add_argument(
+        "--upgrade", action="store_true", help="with --reuse: migrate an older store to head"
+    )
+    parser.add_argument(
+        "--load-only", action="store_true", help="load the store and stop (no server, no pull)"
     )
     args = parser.parse_args()
     workdir = Path(args.workdir)
-    url = f"sqlite:///{workdir / 'palisade.db'}"
+    url = args.database_url or f"sqlite:///{workdir / 'palisade.db'}"
     results: dict[str, Any] = {"indicators": args.indicators}
     if args.reuse:
-        server = _Existing(url, workdir / "instance")
+        server = open_store(workdir, upgrade=args.upgrade, database_url=args.database_url)
         key = server.member("bench-lab")
     else:
         subprocess.run(["rm", "-rf", str(workdir)], check=True)
@@ -243,6 +288,9 @@ def main() -> None:
         key = server.member("bench-lab")
         print(f"loading {args.indicators:,} indicators", flush=True)
         results["load_s"] = round(load(server, key, args.indicators), 1)
+        if args.load_only:
+            print(json.dumps(results, indent=2))
+            return
     start_palisade(server, args.workers)
     try:
         collections = requests.get(
