@@ -50,7 +50,10 @@ def test_a_torn_ciphertext_is_found(store: LiveServer) -> None:
     with store.db.transaction(write=True) as session:
         first, blob = session.execute(select(Indicator.id, Indicator.value_ct).limit(1)).one()
         session.execute(
-            update(Indicator).where(Indicator.id == first).values(value_ct=blob[:-1] + b"\x00")
+            # Flip the tag's last byte (writing a fixed byte left it intact 1 time in 256).
+            update(Indicator)
+            .where(Indicator.id == first)
+            .values(value_ct=blob[:-1] + bytes([blob[-1] ^ 0xFF]))
         )
     assert _failed(store) == {"ciphertexts decrypt"}
 
