@@ -39,6 +39,7 @@ from flask import Flask, Response, g, request
 from flask_limiter import ApplicationLimit, Limiter, RateLimitExceeded, RequestLimit
 
 from sharing.errors import PalisadeError
+from sharing.web import ratelimit_memory
 from sharing.web.errors import render_error
 
 BUDGETS = ("submit", "match", "feed")
@@ -173,7 +174,7 @@ def init_app(app: Flask) -> Limiter | None:
         key_func=lambda: _identity()[0],
         app=app,
         application_limits=application_limits,  # type: ignore[arg-type]
-        storage_uri=config.storage_uri,
+        storage_uri=ratelimit_memory.storage_uri(config.storage_uri),
         strategy="fixed-window",
         headers_enabled=True,
         # A shared store that goes away must not take the exchange down with it.

@@ -6,6 +6,8 @@ rest of the suite never meets them); limiter counters live in the app, so tests 
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -13,7 +15,7 @@ from flask import Flask
 from limits import parse_many
 
 from sharing.identifiers import hash_identifier
-from sharing.web import ratelimit
+from sharing.web import ratelimit, ratelimit_memory
 from tests.stix_factories import TEST_CONSORTIUM_KEY, body, make_bundle, make_indicator
 
 MATCH_BODY = {
@@ -160,3 +162,28 @@ def test_health_and_metrics_are_never_limited(make_app: Callable[..., Flask]) ->
     for _ in range(5):
         assert client.get("/healthz").status_code == 200
         assert client.get("/api/v1/openapi.json").status_code == 200
+
+
+def test_the_default_store_starts_no_thread_per_request(app: Flask) -> None:
+    limiter = app.extensions[ratelimit.EXTENSION_KEY]
+    storage = limiter._storage  # Flask-Limiter keeps the store it built from the URI here
+    assert isinstance(storage, ratelimit_memory.LazyExpiryMemoryStorage)
+    timer, threads = storage.timer, threading.active_count()
+    for i in range(500):
+        storage.incr(f"key-{i % 7}", 60)
+    assert storage.timer is timer  # limits' MemoryStorage would have started a new Timer
+    assert threading.active_count() <= threads
+    assert storage.get("key-0") == 72
+
+
+def test_the_default_store_still_expires_counters(monkeypatch: pytest.MonkeyPatch) -> None:
+    storage = ratelimit_memory.LazyExpiryMemoryStorage()
+    storage.incr("short", 0.05)
+    storage.incr("long", 60)
+    time.sleep(0.1)
+    assert storage.get("short") == 0  # a fixed window reads as empty once it has expired
+    storage.incr("other", 0.05)
+    time.sleep(0.1)
+    monkeypatch.setattr(ratelimit_memory, "SWEEP_INTERVAL", 0.0)
+    storage.incr("long", 60)  # the next write sweeps: expired counters are freed
+    assert "other" not in storage.storage and storage.get("long") == 2
