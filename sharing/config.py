@@ -36,7 +36,6 @@ class Settings:
     # TAXII: the largest (and the default) ``limit`` of a feed page, in objects
     taxii_max_page_size: int = 1000
     raw_bundle_retention_days: int = 90
-    default_phone_region: str = "US"
     trusted_proxies: int = 0
     ratelimit_uri: str = "memory://"
     log_json: bool = False
@@ -62,7 +61,6 @@ class Settings:
             "database_url": env.get("DATABASE_URL", ""),
             "secret_key": env.get("PALISADE_SECRET_KEY") or None,
             "exchange_name": env.get("PALISADE_EXCHANGE_NAME", "Palisade"),
-            "default_phone_region": env.get("PALISADE_DEFAULT_PHONE_REGION", "US"),
             "ratelimit_uri": env.get("PALISADE_RATELIMIT_URI", "memory://"),
             "log_json": _bool(env.get("PALISADE_LOG_JSON", "0")),
         }
