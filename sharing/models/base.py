@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, String, TypeDecorator
@@ -38,6 +40,28 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Callable[[Any], Any] | None:
+        if dialect.name == "sqlite":
+            # SQLite hands back text; parse it straight to an aware datetime, remembering
+            # recent strings: a feed page reads four timestamps per report, and the reports
+            # of one bundle share them (saves ~2 us per value over DateTime's parser plus
+            # the decorator's conversion).
+            return _sqlite_utc
+        return super().result_processor(dialect, coltype)
+
+
+@lru_cache(maxsize=65536)
+def _sqlite_utc_text(value: str) -> datetime:
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def _sqlite_utc(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return _sqlite_utc_text(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def utcnow() -> datetime:
