@@ -33,6 +33,7 @@ from sharing.feeds import tokens
 from sharing.feeds.collections import ALL, collection_id
 from sharing.feeds.service import _scope
 from sharing.taxii.protocol import encode
+from sharing.web.gc_tuning import freeze_startup_heap
 
 
 def _open(workdir: Path, database_url: str | None) -> Any:
@@ -112,6 +113,7 @@ def main() -> None:
         token = page.next
         starts.append(page.entries[-1].position)
     marks = {"start": starts[0], "middle": starts[len(starts) // 2], "end": starts[-1]}
+    freeze_startup_heap()  # as every worker does once its app is built (sharing/web/gc_tuning.py)
     results: dict[str, Any] = {"pages": len(starts), "limit": args.limit}
 
     def body(endpoint: str, after: int | None) -> bytes:

@@ -18,8 +18,11 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> Any:
         from sharing.web.app import create_app
+        from sharing.web.gc_tuning import freeze_startup_heap
 
-        return create_app()
+        app = create_app()
+        freeze_startup_heap()
+        return app
 
 
 def run_gunicorn(host: str, port: int, workers: int, **extra: Any) -> None:

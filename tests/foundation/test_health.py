@@ -99,3 +99,28 @@ def test_an_unknown_taxii_url_gets_a_taxii_error_body(client: FlaskClient) -> No
     assert response.headers["Content-Type"] == "application/taxii+json;version=2.1"
     body = response.get_json(force=True)
     assert body["http_status"] == "404" and body["error_id"]
+
+
+def test_the_wsgi_entry_point_freezes_the_start_up_heap(tmp_path: Path) -> None:
+    # gunicorn imports app.py in every worker; what exists once the app is built must be out of
+    # the collector's way (sharing/web/gc_tuning.py), while create_app alone must not freeze.
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    probe = (
+        "import gc; import sharing; sharing.create_app(); before = gc.get_freeze_count(); "
+        "import app; print(before, gc.get_freeze_count(), app.app.name)"
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}",
+        "PALISADE_INSTANCE": str(tmp_path),
+        "PYTHONPATH": str(root),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=root, env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    before, after, _name = out.stdout.split()
+    assert int(before) == 0 and int(after) > 10_000
