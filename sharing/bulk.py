@@ -75,15 +75,6 @@ def select_in(
     return rows
 
 
-def read_datetime(value: Any) -> datetime | None:
-    """A UTCDateTime column as read by :func:`select_in`: text on SQLite, aware on PostgreSQL."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 @lru_cache(maxsize=4096)
 def _sqlite_datetime(value: datetime) -> str:
     """UTCDateTime's SQLite storage form; a bundle's rows share few distinct values."""

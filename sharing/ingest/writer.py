@@ -27,6 +27,7 @@ from sharing.ids import new_uuid4
 from sharing.ingest.outcomes import Outcome, stix_timestamp
 from sharing.ingest.validate import ContextIn, IndicatorIn
 from sharing.models.accounts import SharingGroup
+from sharing.models.base import utc_from_db
 from sharing.models.consortium import ConsortiumKeyId
 from sharing.models.context import ContextLink, ContextObject
 from sharing.models.indicators import Indicator, PromptBand, Report, Reporter
@@ -217,9 +218,7 @@ class BundleWriter:
             before=(self.reporter_bi,),
         )
         return {
-            row[0]: _ExistingReport(
-                row[1], row[2], bulk.read_datetime(row[3]), bool(row[4]), row[5]
-            )
+            row[0]: _ExistingReport(row[1], row[2], utc_from_db(row[3]), bool(row[4]), row[5])
             for row in rows
         }
 

@@ -47,7 +47,7 @@ class UTCDateTime(TypeDecorator[datetime]):
             # recent strings: a feed page reads four timestamps per report, and the reports
             # of one bundle share them (saves ~2 us per value over DateTime's parser plus
             # the decorator's conversion).
-            return _sqlite_utc
+            return utc_from_db
         return super().result_processor(dialect, coltype)
 
 
@@ -56,7 +56,9 @@ def _sqlite_utc_text(value: str) -> datetime:
     return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
-def _sqlite_utc(value: Any) -> datetime | None:
+def utc_from_db(value: Any) -> datetime | None:
+    """A UTCDateTime value as a driver returns it (text on SQLite, a datetime on PostgreSQL) as an
+    aware UTC datetime; raw DB-API reads (``sharing.bulk.select_in``) use it too."""
     if value is None:
         return None
     if isinstance(value, str):
