@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
+import orjson
 from flask import Response, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -37,7 +36,7 @@ class Match(MethodView):
         g.match_items = len(answer["results"])  # counted by the metrics hook
         # Rendered directly: marshmallow would cost more than the lookups on big batches.
         return Response(
-            json.dumps(answer, separators=(",", ":")),
+            orjson.dumps(answer),
             mimetype="application/json",
             headers={"Cache-Control": "no-store"},
         )
