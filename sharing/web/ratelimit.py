@@ -128,11 +128,37 @@ def _identity() -> tuple[str, str]:
     return identity
 
 
-def _exempt_unless(budget: str) -> Callable[[], bool]:
-    def exempt() -> bool:
-        return budget_of(request.method, request.path) != budget
+def _request_budget() -> str | None:
+    """This request's budget, worked out once per request."""
+    budget = g.get("_ratelimit_budget", _UNKNOWN)
+    if budget is _UNKNOWN:
+        budget = g._ratelimit_budget = budget_of(request.method, request.path)
+    return budget  # type: ignore[no-any-return]
 
-    return exempt
+
+_UNKNOWN = object()
+
+
+def _budget_limits(
+    config: RateLimitConfig, suffix: str
+) -> tuple[Callable[[], str], Callable[[str], str]]:
+    """The limit and the counter scope of one side (key or member) for this request's budget.
+
+    One application limit per side whose value follows the request's budget, rather than one
+    per budget with an exemption: Flask-Limiter parses and filters every registered limit on
+    every request, and six of them cost ~0.5 ms of a one-item match. Counter scopes are
+    unchanged (``match_key``, ``match_member``, ...), so counts carry over."""
+    limits = {budget: config.limits[budget + suffix] or "" for budget in BUDGETS}
+    label = suffix or "_key"
+
+    def limit() -> str:
+        budget = _request_budget()
+        return "" if budget is None else limits[budget]  # "": no limit for this request
+
+    def scope(_endpoint: str) -> str:
+        return f"{_request_budget()}{label}"
+
+    return limit, scope
 
 
 def _on_breach(limit: RequestLimit) -> Response:
@@ -156,20 +182,16 @@ def init_app(app: Flask) -> Limiter | None:
     if not config.enabled:
         return None
     application_limits: list[ApplicationLimit] = []
-    for budget in BUDGETS:
-        for suffix, which in (("", 0), ("_member", 1)):
-            limit = config.limits[budget + suffix]
-            if limit is None:
-                continue
-            application_limits.append(
-                ApplicationLimit(
-                    limit,
-                    key_function=(lambda which=which: _identity()[which]),
-                    exempt_when=_exempt_unless(budget),
-                    scope=f"{budget}{suffix or '_key'}",
-                    on_breach=_on_breach,
-                )
+    for suffix, which in (("", 0), ("_member", 1)):
+        limit, scope = _budget_limits(config, suffix)
+        application_limits.append(
+            ApplicationLimit(
+                limit,
+                key_function=(lambda which=which: _identity()[which]),
+                scope=scope,
+                on_breach=_on_breach,
             )
+        )
     limiter = Limiter(
         key_func=lambda: _identity()[0],
         app=app,
