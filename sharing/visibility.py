@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, or_, true
+from sqlalchemy import ColumnElement, bindparam, false, or_, true
 
 from sharing.accounts.principal import Principal
 from sharing.crypto.cipher import FieldCipher
@@ -47,6 +47,22 @@ def audience_filter(viewer: Viewer, group_col: Any, reporter_col: Any) -> Column
     if viewer.group_ids:
         clauses.append(group_col.in_(sorted(viewer.group_ids)))
     return or_(*clauses)
+
+
+def bound_audience_filter(group_col: Any, reporter_col: Any) -> ColumnElement[bool]:
+    """:func:`audience_filter` with the viewer as bind parameters (``viewer_bi``, ``viewer_groups``,
+    filled by :func:`audience_params`), for statements built once and run on every request:
+    building and cache-keying a fresh statement costs more than running a one-row lookup."""
+    return or_(
+        group_col.is_(None),
+        reporter_col == bindparam("viewer_bi"),
+        group_col.in_(bindparam("viewer_groups", expanding=True)),
+    )
+
+
+def audience_params(viewer: Viewer) -> dict[str, Any]:
+    """The parameters :func:`bound_audience_filter` takes (an empty group list matches none)."""
+    return {"viewer_bi": viewer.reporter_bi, "viewer_groups": sorted(viewer.group_ids)}
 
 
 def log_filter(viewer: Viewer, public_col: Any, group_col: Any, reporter_col: Any) -> Any:
