@@ -6,6 +6,7 @@ folder under bench/.work/ (git-ignored) so it never touches ./instance.
 
 from __future__ import annotations
 
+import http.client
 import os
 import platform
 import shutil
@@ -36,6 +37,37 @@ def stop_on_sigterm() -> None:
 
 def machine() -> str:
     return f"{platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()}"
+
+
+class KeepAliveClient:
+    """One persistent HTTP/1.1 connection from the standard library, for latency figures.
+
+    Why not ``requests``: on this machine its own CPU adds ~1 to 2 ms to every call (measured side
+    by side in bench/match/run.py), which would make a latency figure mostly about the client.
+    Benchmarks that report latency with this client also report ``requests`` beside it.
+    """
+
+    def __init__(self, base_url: str, headers: dict[str, str]) -> None:
+        host, _, port = base_url.removeprefix("http://").partition(":")
+        self.connection = http.client.HTTPConnection(host, int(port or 80), timeout=120)
+        self.headers = headers
+
+    def post(
+        self, path: str, body: bytes, content_type: str = "application/json"
+    ) -> tuple[int, bytes]:
+        headers = {**self.headers, "Content-Type": content_type}
+        try:
+            self.connection.request("POST", path, body=body, headers=headers)
+            response = self.connection.getresponse()
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            # the server closed an idle keep-alive connection (gunicorn's keepalive is 2 s)
+            self.connection.close()
+            self.connection.request("POST", path, body=body, headers=headers)
+            response = self.connection.getresponse()
+        return response.status, response.read()
+
+    def close(self) -> None:
+        self.connection.close()
 
 
 def free_port() -> int:

@@ -17,10 +17,12 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
             self.cfg.set(name, value)
 
     def load(self) -> Any:
-        from sharing.web.app import create_app
+        from sharing import wal_checkpoints
+        from sharing.web.app import create_app, runtime_of
         from sharing.web.gc_tuning import freeze_startup_heap
 
         app = create_app()
+        wal_checkpoints.start(runtime_of(app).db)
         freeze_startup_heap()
         return app
 
