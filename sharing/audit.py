@@ -16,8 +16,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from sharing.db import core
 from sharing.models.audit import AuditEntry
 from sharing.models.base import utcnow
 
@@ -75,7 +77,7 @@ def compute_hash(prev_hash: str, entry: AuditEntry) -> str:
 
 
 def record(
-    session: Session,
+    session: Session | Connection,
     actor: Actor,
     action: str,
     target: str = "",
@@ -87,9 +89,9 @@ def record(
     (under the PostgreSQL advisory lock; SQLite's write transaction already serialises) and one
     INSERT, no unit-of-work flush. The returned entry is a detached copy of the stored row.
     """
-    if session.new or session.dirty or session.deleted:
+    if isinstance(session, Session) and (session.new or session.dirty or session.deleted):
         session.flush()  # the act being recorded reaches the database first, as before
-    connection = session.connection()
+    connection = core(session)
     if connection.dialect.name == "postgresql":
         connection.execute(_PG_LOCK)
     last = connection.execute(_HEAD).first()

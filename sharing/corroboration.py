@@ -21,10 +21,12 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy import Select, bindparam, func, literal, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from sharing.crypto import aead
 from sharing.crypto.cipher import FieldCipher
+from sharing.db import core
 from sharing.models.context import ContextLink, ContextObject
 from sharing.models.indicators import Indicator, Report, Reporter
 from sharing.models.sightings import Sighting
@@ -246,7 +248,7 @@ def _facts(summary: Summary) -> Facts:
 
 
 def summarise(
-    session: Session,
+    session: Session | Connection,
     cipher: FieldCipher,
     viewer: Viewer,
     indicator_ids: Iterable[int],
@@ -259,10 +261,10 @@ def summarise(
     if not ids:
         return {}
     summaries: dict[int, Summary] = {}
-    names = _ReporterNames(session, cipher, org_names)
     # Core rows on the session's connection, not the ORM's result layer: feeds summarise a
     # thousand indicators per page, and matching up to ``max_match_items``.
-    connection = session.connection()
+    connection = core(session)
+    names = _ReporterNames(connection, cipher, org_names)
     params = audience_params(viewer)
     linked: set[int] = set()  # report ids with context links
     with_sightings: set[int] = set()  # indicator ids with sightings
@@ -296,8 +298,8 @@ def summarise(
                 report_id, reporter, key, own, *row[4:10], active, created_at, updated_at
             )
             summary.reports.append(view)
-    _attach_campaigns(session, cipher, viewer, summaries, linked)
-    _attach_sightings(session, viewer, summaries, with_sightings)
+    _attach_campaigns(connection, cipher, viewer, summaries, linked)
+    _attach_sightings(connection, viewer, summaries, with_sightings)
     return summaries
 
 
@@ -310,9 +312,9 @@ class _ReporterNames:
     """Organization names by reporter pseudonym, decrypting each member's entry once."""
 
     def __init__(
-        self, session: Session, cipher: FieldCipher, org_names: dict[int, str] | None
+        self, connection: Connection, cipher: FieldCipher, org_names: dict[int, str] | None
     ) -> None:
-        self.session = session
+        self.connection = connection
         self.cipher = cipher
         self.org_names = dict(org_names or {})
         self.cache: dict[bytes, str] = {}
@@ -322,14 +324,14 @@ class _ReporterNames:
         if name is None:
             org_id = _REPORTER_ORGS.get(reporter_bi)
             if org_id is None:
-                row = self.session.get(Reporter, reporter_bi.hex())
+                row = self.connection.execute(_REPORTER_ORG, {"id": reporter_bi.hex()}).first()
                 if row is not None:
                     org_id = int(self.cipher.decrypt_text(row.org_ct, f"reporters.org:{row.id}"))
                     _REPORTER_ORGS[reporter_bi] = org_id
             name = ANONYMOUS_LABEL
             if org_id is not None:
                 if org_id not in self.org_names:
-                    self.org_names[org_id] = _org_name(self.session, org_id)
+                    self.org_names[org_id] = _org_name(self.connection, org_id)
                 name = self.org_names[org_id] or ANONYMOUS_LABEL
             self.cache[reporter_bi] = name
         return name
@@ -381,8 +383,11 @@ def _org_name_statement() -> Select[tuple[str]]:
     return select(Organization.name).where(Organization.id == bindparam("org_id"))
 
 
-def _org_name(session: Session, org_id: int) -> str:
-    return session.scalar(_org_name_statement(), {"org_id": org_id}) or ""
+def _org_name(connection: Connection, org_id: int) -> str:
+    return connection.execute(_org_name_statement(), {"org_id": org_id}).scalar() or ""
+
+
+_REPORTER_ORG = select(Reporter.id, Reporter.org_ct).where(Reporter.id == bindparam("id"))
 
 
 def org_names(session: Session) -> dict[int, str]:
@@ -393,7 +398,7 @@ def org_names(session: Session) -> dict[int, str]:
 
 
 def _attach_campaigns(
-    session: Session,
+    connection: Connection,
     cipher: FieldCipher,
     viewer: Viewer,
     summaries: dict[int, Summary],
@@ -409,7 +414,6 @@ def _attach_campaigns(
     }
     if not report_to_indicator:
         return
-    connection = session.connection()
     stmt = select(ContextLink.report_id, ContextLink.target_stix_id).where(
         ContextLink.report_id.in_(bindparam("ids", expanding=True))
     )
@@ -424,7 +428,7 @@ def _attach_campaigns(
     targets = sorted({target for _, target in links})
     visible = {
         row.stix_id: row
-        for row in session.execute(
+        for row in connection.execute(
             select(ContextObject.stix_id, ContextObject.body_ct).where(
                 ContextObject.stix_id.in_(targets),
                 ContextObject.revoked.is_(False),
@@ -446,7 +450,7 @@ def _attach_campaigns(
 
 
 def _attach_sightings(
-    session: Session, viewer: Viewer, summaries: dict[int, Summary], sighted: set[int]
+    connection: Connection, viewer: Viewer, summaries: dict[int, Summary], sighted: set[int]
 ) -> None:
     """Sightings (distinct members who saw it, in audiences the viewer is in) and disputes.
 
@@ -457,7 +461,6 @@ def _attach_sightings(
     ids = sorted(sighted)
     if not ids:
         return
-    connection = session.connection()
     stmt = select(
         Sighting.indicator_id,
         Sighting.kind,

@@ -66,6 +66,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
+def core(executor: Session | Connection) -> Connection:
+    """The Core connection behind a session (or the connection itself)."""
+    return executor if isinstance(executor, Connection) else executor.connection()
+
+
 class Database:
     """An engine plus the session factory every adapter uses."""
 
@@ -74,6 +79,7 @@ class Database:
             make_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
         )
         self._factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+        self._bound: Connection | None = None
 
     @property
     def dialect(self) -> str:
@@ -88,9 +94,11 @@ class Database:
         self._factory = sessionmaker(
             bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
         )
+        self._bound = connection
 
     def unbind(self) -> None:
         self._factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+        self._bound = None
 
     def session(self) -> Session:
         return self._factory()
@@ -109,6 +117,22 @@ class Database:
             raise
         finally:
             session.close()
+
+    @contextmanager
+    def connect(self, *, write: bool = False) -> Iterator[Connection]:
+        """:meth:`transaction` for Core-only work: a connection in a transaction, no ORM session.
+
+        For the per-request hot paths (authentication, match lookups, the audit append), where
+        the session's unit-of-work bookkeeping cost more than the statements themselves."""
+        if self._bound is not None:  # per-test rollback: a SAVEPOINT, as sessions use
+            with self._bound.begin_nested():
+                yield self._bound
+            return
+        with self.engine.connect() as connection:
+            if write:
+                connection.execution_options(**{_WRITE_OPTION: True})
+            with connection.begin():
+                yield connection
 
     def dispose(self) -> None:
         self.engine.dispose()

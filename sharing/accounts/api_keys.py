@@ -18,10 +18,12 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from sharing import audit
 from sharing.accounts.principal import Principal
+from sharing.db import core
 from sharing.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from sharing.models.accounts import SCOPES, ApiKey, Organization, SharingGroupMember
 from sharing.models.base import utcnow
@@ -110,7 +112,9 @@ def split_key(presented: str) -> tuple[str, str] | None:
     return prefix, secret
 
 
-def authenticate(session: Session, presented: str, remote_addr: str | None) -> Principal:
+def authenticate(
+    session: Session | Connection, presented: str, remote_addr: str | None
+) -> Principal:
     """Turn a presented key into a Principal, or raise Unauthenticated/Forbidden.
 
     Wrong, unknown, expired and revoked keys all answer the same 401 message so that a prober
@@ -123,7 +127,7 @@ def authenticate(session: Session, presented: str, remote_addr: str | None) -> P
     prefix, secret = parts
     # One Core query for the key, its organization and its sharing groups (one row per group):
     # authentication runs on every API request, so it is one round trip and stays off the ORM.
-    rows = session.connection().execute(_KEY_LOOKUP, {"prefix": prefix}).all()
+    rows = core(session).execute(_KEY_LOOKUP, {"prefix": prefix}).all()
     if not rows:
         raise invalid
     row = rows[0]

@@ -20,12 +20,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from sharing import audit
 from sharing.accounts.principal import Principal
 from sharing.corroboration import Summary, summarise
 from sharing.crypto.cipher import FieldCipher
+from sharing.db import core
 from sharing.identifiers import estimate_jaccard, lsh_band_hashes
 from sharing.ingest.bundle import parse_json
 from sharing.ingest.outcomes import stix_timestamp
@@ -61,16 +63,20 @@ def match(rt: Runtime, principal: Principal, body: bytes) -> dict[str, Any]:
     request = parse_match_request(parse_json(body), max_items=rt.settings.max_match_items)
     viewer = Viewer.of(principal, rt.cipher)
     now = utcnow()
-    with rt.db.transaction() as session:
-        hits = find_hits(session, rt.cipher, request)
+    with rt.db.connect() as connection:
+        hits = find_hits(connection, rt.cipher, request)
         summaries = summarise(
-            session, rt.cipher, viewer, {h.indicator_id for hs in hits.values() for h in hs}, now
+            connection,
+            rt.cipher,
+            viewer,
+            {h.indicator_id for hs in hits.values() for h in hs},
+            now,
         )
     results = [_result(item, hits.get(item.index, []), summaries) for item in request.items]
     matched = sum(1 for r in results if r["matched"])
-    with rt.db.transaction(write=True) as session:
+    with rt.db.connect(write=True) as connection:
         audit.record(
-            session,
+            connection,
             principal.actor,
             "match",
             f"org:{principal.org_id}",
@@ -86,7 +92,7 @@ _BY_BLIND_INDEX = select(Indicator.blind_index, Indicator.id).where(
 
 
 def find_hits(
-    session: Session, cipher: FieldCipher, request: MatchRequest
+    session: Session | Connection, cipher: FieldCipher, request: MatchRequest
 ) -> dict[int, list[_Hit]]:
     """Candidate indicators per item index, before visibility (summarise decides that)."""
     wanted: dict[bytes, list[tuple[int, int]]] = defaultdict(list)
@@ -94,19 +100,19 @@ def find_hits(
         for position, value in enumerate(item.hashes):
             wanted[cipher.blind_index(item.kind, value)].append((item.index, position))
     hits: dict[int, list[_Hit]] = defaultdict(list)
-    connection = session.connection()  # Core rows: no ORM execution context per lookup
+    connection = core(session)  # Core rows: no ORM execution context per lookup
     for chunk in _chunks(list(wanted)):
         for bi, indicator_id in connection.execute(_BY_BLIND_INDEX, {"values": chunk}):
             for index, position in wanted[bytes(bi)]:
                 hits[index].append(_Hit(indicator_id, 1.0, position))
     prompts = [item for item in request.items if item.signature is not None]
     if prompts:
-        _similar_prompts(session, cipher, prompts, request.min_similarity, hits)
+        _similar_prompts(connection, cipher, prompts, request.min_similarity, hits)
     return hits
 
 
 def _similar_prompts(
-    session: Session,
+    connection: Connection,
     cipher: FieldCipher,
     items: list[MatchItem],
     threshold: float,
@@ -119,7 +125,6 @@ def _similar_prompts(
         for band, value in enumerate(lsh_band_hashes(item.signature)):
             bands[value].append((item.index, band))
     collisions: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    connection = session.connection()
     for chunk in _chunks(list(bands)):
         for indicator_id, band, value in connection.execute(
             select(PromptBand.indicator_id, PromptBand.band, PromptBand.band_hash).where(

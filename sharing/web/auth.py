@@ -53,8 +53,8 @@ def current_principal() -> Principal:
     if key is None:
         raise Unauthenticated("an API key is required (Authorization: Bearer <key>)")
     db = runtime().db
-    with db.transaction() as session:
-        principal = api_keys.authenticate(session, key, request.remote_addr)
+    with db.connect() as connection:
+        principal = api_keys.authenticate(connection, key, request.remote_addr)
     if principal.api_key_id is not None:
         try:
             with db.transaction(write=True) as session:
