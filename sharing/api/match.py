@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import orjson
 from flask import Response, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -11,6 +10,7 @@ from sharing import matching
 from sharing.api.match_schemas import MatchRequestSchema, MatchResponseSchema
 from sharing.web.auth import current_principal, require_scope
 from sharing.web.context import runtime
+from sharing.web.responses import json_response
 
 blueprint = Blueprint(
     "match", __name__, url_prefix="/api/v1", description="Match hashed identifiers"
@@ -35,8 +35,4 @@ class Match(MethodView):
         answer = matching.match(runtime(), current_principal(), request.get_data())
         g.match_items = len(answer["results"])  # counted by the metrics hook
         # Rendered directly: marshmallow would cost more than the lookups on big batches.
-        return Response(
-            orjson.dumps(answer),
-            mimetype="application/json",
-            headers={"Cache-Control": "no-store"},
-        )
+        return json_response(answer, headers={"Cache-Control": "no-store"})

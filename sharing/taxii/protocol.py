@@ -9,12 +9,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from flask import Response, request
 
 from sharing.errors import InvalidInput, NotAcceptable, UnsupportedMediaType
 from sharing.feeds import Filters
 from sharing.ingest.validate import parse_timestamp
+from sharing.web.responses import encode_json
 
 TAXII_MEDIA_TYPE = "application/taxii+json;version=2.1"
 _TAXII = "application/taxii+json"
@@ -47,9 +47,8 @@ def check_content_type() -> None:
 
 
 def encode(body: Any) -> bytes:
-    """Compact UTF-8 JSON. A thousand-object page is the largest body the server writes; orjson
-    encodes it in about a tenth of the time the standard library takes (~1 ms against ~10 ms)."""
-    return orjson.dumps(body)
+    """Compact UTF-8 JSON (a thousand-object page is the largest body the server writes)."""
+    return encode_json(body)
 
 
 def respond(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
