@@ -26,6 +26,7 @@ import shutil
 import statistics
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import requests
@@ -197,7 +198,8 @@ def main() -> None:
     if args.start_from:
         state = json.loads((args.start_from / "bench-ingest.json").read_text())
     with Instance("ingest", copy_of=args.start_from) as instance:
-        key = instance.member(f"bench-lab-{state['fresh']}")
+        # a new member each run: a saved store already holds the one its own run created
+        key = instance.member(f"bench-lab-{uuid.uuid4().hex[:12]}")
         preloader = Preloader(instance, key)
         preloader.done = state["preloaded"]
         for store in sorted(int(s) for s in args.checkpoints.split(",")):
