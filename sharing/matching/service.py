@@ -63,7 +63,13 @@ def match(rt: Runtime, principal: Principal, body: bytes) -> dict[str, Any]:
     request = parse_match_request(parse_json(body), max_items=rt.settings.max_match_items)
     viewer = Viewer.of(principal, rt.cipher)
     now = utcnow()
-    with rt.db.connect() as connection:
+    # PostgreSQL: the lookups and the audit row share one transaction (one pool checkout with
+    # its pre-ping, one BEGIN/COMMIT: four round trips fewer); the audit's advisory lock is
+    # still taken only at the end. SQLite: a read transaction cannot safely become a write one,
+    # and holding the write lock through the lookups would serialise every match, so the audit
+    # row gets its own short write transaction.
+    shared = rt.db.dialect == "postgresql"
+    with rt.db.connect(write=shared) as connection:
         hits = find_hits(connection, rt.cipher, request)
         summaries = summarise(
             connection,
@@ -72,17 +78,25 @@ def match(rt: Runtime, principal: Principal, body: bytes) -> dict[str, Any]:
             {h.indicator_id for hs in hits.values() for h in hs},
             now,
         )
-    results = [_result(item, hits.get(item.index, []), summaries) for item in request.items]
-    matched = sum(1 for r in results if r["matched"])
-    with rt.db.connect(write=True) as connection:
-        audit.record(
-            connection,
-            principal.actor,
-            "match",
-            f"org:{principal.org_id}",
-            {"items": len(results), "matched": matched},
-        )
+        results = [_result(item, hits.get(item.index, []), summaries) for item in request.items]
+        matched = sum(1 for r in results if r["matched"])
+        if shared:
+            _audit(connection, principal, len(results), matched)
+    if not shared:
+        with rt.db.connect(write=True) as connection:
+            _audit(connection, principal, len(results), matched)
     return {"results": results, "matched_count": matched, "checked_at": stix_timestamp(now)}
+
+
+def _audit(connection: Connection, principal: Principal, items: int, matched: int) -> None:
+    """Who asked, how many items, how many matched: never the values."""
+    audit.record(
+        connection,
+        principal.actor,
+        "match",
+        f"org:{principal.org_id}",
+        {"items": items, "matched": matched},
+    )
 
 
 # Built once: a one-item match spends longer building a statement than running it.
