@@ -58,7 +58,8 @@ def main() -> None:
     parser.add_argument("--kind", choices=["email", "prompt"], default="email")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="profile-match-"))
-    server, key, org_id, _ = open_store(args.backend, work)
+    # its own database: a store that bench.match.run saved for --reuse stays as it was
+    server, key, org_id, _ = open_store(args.backend, work, pg_database="palisade_bench_profile")
     n, p = args.indicators, args.prompts
     load(server, n, p, org_id)
     if args.no_ratelimit:

@@ -214,7 +214,7 @@ def save_store(work: Path, backend: str, url: str, n: int, p: int) -> None:
 
 
 def open_store(
-    backend: str, work: Path, *, reuse: bool = False
+    backend: str, work: Path, *, reuse: bool = False, pg_database: str = BENCH_PG_DATABASE
 ) -> tuple[LiveServer, str, int, dict[str, Any]]:
     """The server on a fresh database (or on the one in ``work`` with ``reuse``), a member
     ``bench`` with a new key, its org id, and the stored description of a reused store."""
@@ -236,7 +236,7 @@ def open_store(
         work.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{work / 'bench.db'}"
     else:
-        url = create_postgres_database(BENCH_PG_DATABASE)
+        url = create_postgres_database(pg_database)
     server = LiveServer(url, work / "instance")
     key = server.member("bench")
     with server.db.engine.connect() as connection:
