@@ -337,12 +337,15 @@ def start_gunicorn(server: LiveServer, work: Path) -> subprocess.Popen[bytes]:
     raise RuntimeError("gunicorn did not start")
 
 
-def rss_mib(pid: int) -> float:
+def rss_mib(pid: int, field: str = "VmRSS") -> float:
+    """Memory of the gunicorn master and its workers from /proc: ``VmRSS`` (everything resident,
+    including the database pages SQLite's mmap has touched, which are shared page cache) or
+    ``RssAnon`` (the processes' own heap)."""
     pids = [pid] + [int(p) for p in subprocess.check_output(["pgrep", "-P", str(pid)]).split()]
     total = 0
     for p in pids:
         for line in Path(f"/proc/{p}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 total += int(line.split()[1])
     return total / 1024
 
@@ -431,6 +434,7 @@ def main() -> None:
         if p:
             figures.update(lsh(client, path, n, p, rng))
         figures["rss_mib"] = rss_mib(pid)
+        figures["rss_anon_mib"] = rss_mib(pid, "RssAnon")
     finally:
         process.terminate()
         process.wait(timeout=30)
