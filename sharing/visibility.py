@@ -41,22 +41,31 @@ class Viewer:
         return group_id is None or group_id in self.group_ids or reporter_bi == self.reporter_bi
 
 
+def _audience(
+    group_col: Any, reporter_col: Any, reporter: Any, groups: Any | None
+) -> ColumnElement[bool]:
+    """The one audience rule in SQL: no sharing group (everyone), the viewer's own report, or a
+    group the viewer belongs to (``groups`` None: the viewer is in none)."""
+    clauses: list[ColumnElement[bool]] = [group_col.is_(None), reporter_col == reporter]
+    if groups is not None:
+        clauses.append(group_col.in_(groups))
+    return or_(*clauses)
+
+
 def audience_filter(viewer: Viewer, group_col: Any, reporter_col: Any) -> ColumnElement[bool]:
     """SQL: rows whose audience includes ``viewer``."""
-    clauses: list[ColumnElement[bool]] = [group_col.is_(None), reporter_col == viewer.reporter_bi]
-    if viewer.group_ids:
-        clauses.append(group_col.in_(sorted(viewer.group_ids)))
-    return or_(*clauses)
+    return _audience(group_col, reporter_col, viewer.reporter_bi, sorted(viewer.group_ids) or None)
 
 
 def bound_audience_filter(group_col: Any, reporter_col: Any) -> ColumnElement[bool]:
     """:func:`audience_filter` with the viewer as bind parameters (``viewer_bi``, ``viewer_groups``,
     filled by :func:`audience_params`), for statements built once and run on every request:
     building and cache-keying a fresh statement costs more than running a one-row lookup."""
-    return or_(
-        group_col.is_(None),
-        reporter_col == bindparam("viewer_bi"),
-        group_col.in_(bindparam("viewer_groups", expanding=True)),
+    return _audience(
+        group_col,
+        reporter_col,
+        bindparam("viewer_bi"),
+        bindparam("viewer_groups", expanding=True),
     )
 
 
