@@ -37,6 +37,15 @@ CHUNK = 500
 # A report's details (name, description, labels, indicator_types: strings and lists of strings,
 # checked by stix2) are encoded for every report; orjson does it ~5x faster than the stdlib.
 _compact_json = orjson.dumps
+# The dedup lookups of every bundle (``bulk.select_in`` form); both must stay index searches,
+# which tests/ingest/test_query_plans.py checks on each backend.
+EXISTING_INDICATORS_SQL = (
+    "SELECT blind_index, id, stix_id FROM indicators WHERE blind_index IN ({})"
+)
+EXISTING_REPORTS_SQL = (
+    "SELECT source_id, id, indicator_id, source_modified, revoked, group_id FROM reports"
+    " WHERE reporter_bi = ? AND source_id IN ({})"
+)
 LINK_RELATIONSHIPS = frozenset({"indicates", "attributed-to", "related-to"})
 LINK_TARGETS = ("campaign--", "intrusion-set--")
 
@@ -204,20 +213,12 @@ class BundleWriter:
         return outcomes
 
     def _existing_indicators(self, bis: list[bytes]) -> dict[bytes, tuple[int, str]]:
-        rows = bulk.select_in(
-            self.session,
-            "SELECT blind_index, id, stix_id FROM indicators WHERE blind_index IN ({})",
-            sorted(set(bis)),
-        )
+        rows = bulk.select_in(self.session, EXISTING_INDICATORS_SQL, sorted(set(bis)))
         return {bytes(bi): (row_id, stix_id) for bi, row_id, stix_id in rows}
 
     def _existing_reports(self, source_ids: list[str]) -> dict[str, _ExistingReport]:
         rows = bulk.select_in(
-            self.session,
-            "SELECT source_id, id, indicator_id, source_modified, revoked, group_id FROM reports"
-            " WHERE reporter_bi = ? AND source_id IN ({})",
-            sorted(set(source_ids)),
-            before=(self.reporter_bi,),
+            self.session, EXISTING_REPORTS_SQL, sorted(set(source_ids)), before=(self.reporter_bi,)
         )
         return {
             row[0]: _ExistingReport(row[1], row[2], utc_from_db(row[3]), bool(row[4]), row[5])
