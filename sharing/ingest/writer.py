@@ -24,7 +24,7 @@ from sharing.crypto import aead
 from sharing.crypto.blind_index import BlindIndexer
 from sharing.crypto.cipher import FieldCipher
 from sharing.identifiers import lsh_band_hashes
-from sharing.ids import new_uuid4
+from sharing.ids import new_time_ordered_uuid4
 from sharing.ingest.outcomes import Outcome, stix_timestamp
 from sharing.ingest.validate import ContextIn, IndicatorIn
 from sharing.models.accounts import SharingGroup
@@ -176,7 +176,7 @@ class BundleWriter:
             found = canonical.get(bi)
             reason = "report"
             if found is None:
-                stix_id = f"indicator--{new_uuid4()}"
+                stix_id = f"indicator--{new_time_ordered_uuid4()}"
                 found = (next_id, stix_id)
                 next_id += 1
                 canonical[bi] = found
