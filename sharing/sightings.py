@@ -132,7 +132,9 @@ def _resolve(session: Session, cipher: FieldCipher, sighting: SightingIn) -> int
         where = Indicator.stix_id == sighting.indicator_id
     else:
         assert sighting.indicator_kind is not None and sighting.value is not None
-        where = Indicator.blind_index == cipher.blind_index(sighting.indicator_kind, sighting.value)
+        where = Indicator.blind_index == cipher.indicator_blind_index(
+            sighting.indicator_kind, sighting.value
+        )
     found = session.scalar(select(Indicator.id).where(where))
     if found is None:
         raise _not_found()

@@ -106,10 +106,9 @@ def _rows(start: int, end: int, n: int, cipher: Any, reporter_bi: bytes) -> tupl
                 "id": i,
                 "stix_id": stix_id,
                 "kind": kind,
-                "blind_index": cipher.blind_index(kind, value),
+                "blind_index": cipher.indicator_blind_index(kind, value),
                 "value_ct": cipher.encrypt_text(value, f"indicators.value:{stix_id}"),
                 "consortium_key_id": "c1",
-                "hash_prefix": value.rsplit(":", 1)[1][:5],
                 "signature_ct": signature_ct,
                 "created_at": NOW,
             }
@@ -358,13 +357,13 @@ def bare_sql(server: LiveServer, n: int, rng: random.Random) -> dict[str, float]
         mark = "?" if server.db.dialect == "sqlite" else "%s"
         cursor = raw.cursor()
         for _ in range(2000):
-            bi = cipher.blind_index("email", value_of(rng.randint(1, 2 * n)))
+            bi = cipher.indicator_blind_index("email", value_of(rng.randint(1, 2 * n)))
             t = time.perf_counter()
             cursor.execute(f"SELECT id FROM indicators WHERE blind_index = {mark}", (bi,))
             cursor.fetchall()
             singles.append(time.perf_counter() - t)
         for _ in range(50):
-            bis = [cipher.blind_index("email", value_of(i)) for i in batch_ids(rng, n)]
+            bis = [cipher.indicator_blind_index("email", value_of(i)) for i in batch_ids(rng, n)]
             t = time.perf_counter()
             marks = ",".join([mark] * 1000)
             cursor.execute(f"SELECT id FROM indicators WHERE blind_index IN ({marks})", bis)

@@ -89,10 +89,9 @@ def load(inst: Instance, n: int, org_ids: list[int], group_id: int) -> float:
                     "id": i,
                     "stix_id": stix_id,
                     "kind": kind,
-                    "blind_index": cipher.blind_index(kind, value),
+                    "blind_index": cipher.indicator_blind_index(kind, value),
                     "value_ct": cipher.encrypt_text(value, f"indicators.value:{stix_id}"),
                     "consortium_key_id": "c1",
-                    "hash_prefix": value[-64:][:5],
                     "signature_ct": None,
                     "created_at": created,
                 }

@@ -37,7 +37,15 @@ class FieldCipher:
         return self.decrypt(blob, context).decode()
 
     def blind_index(self, kind: str, value: str) -> bytes:
+        """A plain blind index (reporter pseudonyms)."""
+        return self._current_indexer()(kind, value)
+
+    def indicator_blind_index(self, kind: str, value: str) -> bytes:
+        """An indicator's blind index, led by its hash prefix (``BlindIndexer.indicator``)."""
+        return self._current_indexer().indicator(kind, value)
+
+    def _current_indexer(self) -> BlindIndexer:
         key = self.source.current().blind_index_key
         if self._indexer is None or key != self._indexer_key:
             self._indexer, self._indexer_key = BlindIndexer(key), key
-        return self._indexer(kind, value)
+        return self._indexer

@@ -146,7 +146,7 @@ class BundleWriter:
             except _Fail as exc:
                 outcomes.append(_failed(item.index, item.source_id, item.modified, exc.message))
                 continue
-            accepted.append((item, group_id, self._blind_index(item.kind, item.value)))
+            accepted.append((item, group_id, self._blind_index.indicator(item.kind, item.value)))
         if not accepted:
             return outcomes
         # In blind-index order, new indicators go into that unique index as one ascending run
@@ -235,7 +235,6 @@ class BundleWriter:
                 self._ring, item.value.encode(), f"indicators.value:{stix_id}"
             ),
             "consortium_key_id": item.key_id,
-            "hash_prefix": item.value.rsplit(":", 1)[1][:5],
             "signature_ct": (
                 self.cipher.encrypt(
                     json.dumps(list(item.signature.values)).encode(),

@@ -21,6 +21,7 @@ from sqlalchemy import exists, or_, select
 from sharing import audit
 from sharing.accounts.principal import Principal
 from sharing.corroboration import decrypt_value
+from sharing.crypto.blind_index import prefix_range
 from sharing.errors import InvalidInput
 from sharing.models.base import utcnow
 from sharing.models.consortium import ConsortiumKeyId
@@ -74,10 +75,12 @@ def range_lookup(rt: Runtime, principal: Principal, prefix: str) -> RangeAnswer:
             select(ConsortiumKeyId.key_id).where(ConsortiumKeyId.retired_at.is_(None))
         ):
             answer.suffixes[key_id] = []
+        low, high = prefix_range(prefix)
+        in_bucket = [Indicator.blind_index >= low]
+        if high is not None:
+            in_bucket.append(Indicator.blind_index < high)
         rows = session.execute(
-            select(Indicator.stix_id, Indicator.value_ct).where(
-                Indicator.hash_prefix == prefix, visible_active
-            )
+            select(Indicator.stix_id, Indicator.value_ct).where(*in_bucket, visible_active)
         ).all()
     for stix_id, value_ct in rows:
         key_id, digest = decrypt_value(rt.cipher, stix_id, value_ct).split(":")[1:]

@@ -112,7 +112,7 @@ def find_hits(
     wanted: dict[bytes, list[tuple[int, int]]] = defaultdict(list)
     for item in request.items:
         for position, value in enumerate(item.hashes):
-            wanted[cipher.blind_index(item.kind, value)].append((item.index, position))
+            wanted[cipher.indicator_blind_index(item.kind, value)].append((item.index, position))
     hits: dict[int, list[_Hit]] = defaultdict(list)
     connection = core(session)  # Core rows: no ORM execution context per lookup
     for chunk in _chunks(list(wanted)):

@@ -36,14 +36,13 @@ class Indicator(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     stix_id: Mapped[str] = mapped_column(String(64), unique=True)
     kind: Mapped[str] = mapped_column(String(16))
+    # The first 20 bits of the member-side hash (the k-anonymity range bucket), then
     # HMAC(K_idx, kind 0x1f value): the kind is inside the MAC, so one unique index serves
-    # "unique per kind" and every lookup.
-    blind_index: Mapped[bytes] = mapped_column(LargeBinary(16), unique=True)
+    # "unique per kind", every lookup and the range API (sharing.crypto.blind_index).
+    blind_index: Mapped[bytes] = mapped_column(LargeBinary(19), unique=True)
     value_ct: Mapped[bytes] = mapped_column(LargeBinary)
     # Which consortium key hashed the value (public: it is in the hash string members share).
     consortium_key_id: Mapped[str] = mapped_column(String(32))
-    # First 5 hex digits of the member-side hash: the k-anonymity range bucket (20 bits).
-    hash_prefix: Mapped[str] = mapped_column(String(5), index=True)
     signature_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -100,3 +100,30 @@ def test_upgrading_a_database_at_head_changes_nothing(empty_db: Database) -> Non
     migrate.upgrade(empty_db.engine)
     assert sorted(inspect(empty_db.engine).get_table_names()) == before
     assert migrate.is_at_head(empty_db.engine)
+
+
+def test_0005_moves_the_hash_prefix_into_the_blind_index_and_back(empty_db: Database) -> None:
+    """Stored indicators keep being found: the prefix leads the blind index after the upgrade,
+    and a downgrade restores both columns byte for byte."""
+    migrate.upgrade(empty_db.engine, "0004")
+    old_bi = bytes(range(16))
+    with empty_db.engine.begin() as connection:
+        mark = "?" if connection.dialect.name == "sqlite" else "%s"
+        connection.exec_driver_sql(
+            "INSERT INTO indicators (id, stix_id, kind, blind_index, value_ct,"
+            " consortium_key_id, hash_prefix, created_at) VALUES"
+            f" (7, 'indicator--x', 'email', {mark}, {mark}, 'c1', 'ab12f', '2026-11-28 00:00:00')",
+            (old_bi, b"ct"),
+        )
+    migrate.upgrade(empty_db.engine, "0005")
+    with empty_db.engine.connect() as connection:
+        stored = connection.exec_driver_sql("SELECT blind_index FROM indicators").scalar_one()
+        columns = {c["name"] for c in inspect(connection).get_columns("indicators")}
+    assert bytes(stored) == bytes.fromhex("ab12f0") + old_bi
+    assert "hash_prefix" not in columns
+    _downgrade(empty_db, "0004")
+    with empty_db.engine.connect() as connection:
+        bi, prefix = connection.exec_driver_sql(
+            "SELECT blind_index, hash_prefix FROM indicators"
+        ).one()
+    assert (bytes(bi), prefix) == (old_bi, "ab12f")

@@ -128,7 +128,7 @@ def _verify(
         }
     for record in sent:
         present = [
-            (cipher.blind_index("email", hashed(raw)), reporters[record.member]) in stored
+            (cipher.indicator_blind_index("email", hashed(raw)), reporters[record.member]) in stored
             for raw in record.raws
         ]
         if record.status == 202:

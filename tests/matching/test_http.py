@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask.testing import FlaskClient
 
 from sharing.identifiers import hash_identifier, hash_prefixes
+from sharing.identifiers.stix import build_pattern
 from sharing.matching import RANGE_MIN_SUFFIXES
 from tests.matching.conftest import Exchange
 from tests.stix_factories import TEST_CONSORTIUM_KEY, make_indicator
@@ -45,6 +46,26 @@ def test_range_leaves_out_invisible_and_revoked_indicators(
     exchange.submit(alice, make_indicator(EMAIL, tlp="red", group="labs"))
     assert DIGEST[5:] not in _range(client, eve.headers, DIGEST[:5])
     assert DIGEST[5:] in _range(client, bob.headers, DIGEST[:5])
+
+
+def _indicator_with_digest(digest: str) -> dict:
+    """An e-mail indicator whose hash is ``digest`` (the exchange cannot tell it from a real
+    one), to put values in chosen range buckets."""
+    obj = make_indicator(f"{digest}@example.com")
+    obj["pattern"] = build_pattern("email", f"hmac-sha256:c1:{digest}")
+    return obj
+
+
+def test_range_buckets_hold_exactly_their_own_prefix_including_the_first_and_last(
+    exchange: Exchange, client: FlaskClient
+) -> None:
+    alice, bob = exchange.member("alice"), exchange.member("bob")
+    digests = {p: p + p[-1] * 59 for p in ("00000", "12345", "12346", "fffff")}
+    exchange.submit(alice, *(_indicator_with_digest(d) for d in digests.values()))
+    for prefix, digest in digests.items():
+        suffixes = _range(client, bob.headers, prefix)
+        real = {d[5:] for d in digests.values()} & set(suffixes)
+        assert real == {digest[5:]}, (prefix, real)
 
 
 def test_range_answers_are_cacheable_per_credential_only(
