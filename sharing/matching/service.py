@@ -63,13 +63,14 @@ def match(rt: Runtime, principal: Principal, body: bytes) -> dict[str, Any]:
     request = parse_match_request(parse_json(body), max_items=rt.settings.max_match_items)
     viewer = Viewer.of(principal, rt.cipher)
     now = utcnow()
-    # PostgreSQL: the lookups and the audit row share one transaction (one pool checkout with
-    # its pre-ping, one BEGIN/COMMIT: four round trips fewer); the audit's advisory lock is
-    # still taken only at the end. SQLite: a read transaction cannot safely become a write one,
-    # and holding the write lock through the lookups would serialise every match, so the audit
-    # row gets its own short write transaction.
+    # PostgreSQL: the lookups and the audit row share one connection in autocommit (one pool
+    # checkout with its pre-ping, no BEGIN/COMMIT): each statement is correct on its own, since
+    # the summary re-checks visibility whatever the lookup saw, and the audit append is a
+    # single INSERT that retries on a lost race (sharing.audit). SQLite: a read transaction
+    # cannot safely become a write one, and holding the write lock through the lookups would
+    # serialise every match, so the audit row gets its own short write transaction.
     shared = rt.db.dialect == "postgresql"
-    with rt.db.connect(write=shared) as connection:
+    with rt.db.connect(autocommit=shared) as connection:
         hits = find_hits(connection, rt.cipher, request)
         summaries = summarise(
             connection,

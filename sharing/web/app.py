@@ -51,7 +51,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from sharing.api import register as register_api
     from sharing.portal.web import blueprint as portal_blueprint
     from sharing.taxii import blueprint as taxii_blueprint
-    from sharing.web import errors, health, observability, ratelimit, security
+    from sharing.web import connection_scope, errors, health, observability, ratelimit, security
 
     app.register_blueprint(health.blueprint)
     register_api(app)
@@ -62,6 +62,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     observability.init_app(app)
     ratelimit.init_app(app)
     security.init_app(app)
+    connection_scope.init_app(app)
 
     if not app.debug:
         logging.getLogger("sharing").setLevel(logging.INFO)

@@ -53,7 +53,7 @@ def current_principal() -> Principal:
     if key is None:
         raise Unauthenticated("an API key is required (Authorization: Bearer <key>)")
     db = runtime().db
-    with db.connect() as connection:
+    with db.connect(autocommit=True) as connection:  # one read: no transaction needed
         principal = api_keys.authenticate(connection, key, request.remote_addr)
     if principal.api_key_id is not None:
         try:
