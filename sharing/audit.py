@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Integer, String, Text, bindparam, cast, func, insert, literal, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -89,45 +89,66 @@ def record(
 ) -> AuditEntry:
     """Append one entry inside the caller's transaction (it commits with the act it records).
 
-    Every match request appends one, so this stays on Core: one indexed read of the chain head
-    and one INSERT, no unit-of-work flush. The returned entry is a detached copy of the row.
+    Every match request appends one, so this stays on Core and costs one statement on
+    PostgreSQL (the head is read and the hash computed inside the INSERT) and two on SQLite
+    (read the head, insert), with no unit-of-work flush. Returns a detached copy of the row.
     """
     if isinstance(session, Session) and (session.new or session.dirty or session.deleted):
         session.flush()  # the act being recorded reaches the database first, as before
     connection = core(session)
-    postgres = connection.dialect.name == "postgresql"
-    details_json = json.dumps(details or {}, sort_keys=True, separators=(",", ":"), default=str)
+    entry = AuditEntry(
+        occurred_at=utcnow(),
+        actor=actor.label,
+        actor_org_id=actor.org_id,
+        action=action,
+        target=target[:200],
+        details=json.dumps(details or {}, sort_keys=True, separators=(",", ":"), default=str),
+    )
+    if connection.dialect.name == "postgresql":
+        return _append_postgresql(connection, entry)
+    # SQLite: the caller's write transaction already excludes every other appender.
+    last = connection.execute(_HEAD).first()
+    entry.id, entry.prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
+    entry.row_hash = compute_hash(entry.prev_hash, entry)
+    connection.execute(_INSERT, _values(entry))
+    return entry
+
+
+def _append_postgresql(connection: Connection, entry: AuditEntry) -> AuditEntry:
+    # The canonical body is "[<id>," + the rest; only the id depends on the head, so Python
+    # encodes the rest once and PostgreSQL's sha256() finishes the hash inside the INSERT.
+    rest = _canonical(
+        0,
+        entry.occurred_at,
+        entry.actor,
+        entry.actor_org_id,
+        entry.action,
+        entry.target,
+        entry.details,
+    ).decode()
+    params = {**_values(entry), "tail": rest[rest.index(",") :]}
     for _ in range(_MAX_LOST_RACES + 1):
-        last = connection.execute(_HEAD).first()
-        prev_id, prev_hash = (last[0], last[1]) if last else (0, GENESIS_HASH)
-        entry = AuditEntry(
-            id=prev_id + 1,
-            occurred_at=utcnow(),
-            actor=actor.label,
-            actor_org_id=actor.org_id,
-            action=action,
-            target=target[:200],
-            details=details_json,
-            prev_hash=prev_hash,
-        )
-        entry.row_hash = compute_hash(prev_hash, entry)
-        values = {
-            "id": entry.id,
-            "occurred_at": entry.occurred_at,
-            "actor": entry.actor,
-            "actor_org_id": entry.actor_org_id,
-            "action": entry.action,
-            "target": entry.target,
-            "details": entry.details,
-            "prev_hash": entry.prev_hash,
-            "row_hash": entry.row_hash,
-        }
-        if not postgres:  # SQLite: the caller's write transaction already excludes others
-            connection.execute(_INSERT, values)
+        row = connection.execute(_PG_APPEND, params).first()
+        if row is not None:
+            entry.id, entry.prev_hash, entry.row_hash = row
             return entry
-        if connection.execute(_PG_INSERT, values).first() is not None:
-            return entry
+        # Another append took the next id first; the retry is a new statement, so it sees
+        # that row (READ COMMITTED) and links to it.
     raise Busy("the audit log is busy; retry the request")
+
+
+def _values(entry: AuditEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "occurred_at": entry.occurred_at,
+        "actor": entry.actor,
+        "actor_org_id": entry.actor_org_id,
+        "action": entry.action,
+        "target": entry.target,
+        "details": entry.details,
+        "prev_hash": entry.prev_hash,
+        "row_hash": entry.row_hash,
+    }
 
 
 # Each lost race means another append committed meanwhile; a hundred in a row does not happen
@@ -135,9 +156,56 @@ def record(
 _MAX_LOST_RACES = 100
 _HEAD = select(AuditEntry.id, AuditEntry.row_hash).order_by(AuditEntry.id.desc()).limit(1)
 _INSERT = insert(AuditEntry.__table__)
-_PG_INSERT = (
-    postgresql.insert(AuditEntry.__table__).on_conflict_do_nothing().returning(AuditEntry.id)
-)
+
+
+def _pg_append_statement() -> Any:
+    """``INSERT … SELECT`` of row head+1, hashed in SQL, ``ON CONFLICT DO NOTHING``.
+
+    If another append holds id head+1 uncommitted, PostgreSQL waits for it; if it commits, this
+    inserts nothing and returns no row, and the caller tries again."""
+    newest = select(AuditEntry.id, AuditEntry.row_hash).order_by(AuditEntry.id.desc()).limit(1)
+    head = select(
+        func.coalesce(newest.with_only_columns(AuditEntry.id).scalar_subquery(), 0).label("id"),
+        func.coalesce(
+            newest.with_only_columns(AuditEntry.row_hash).scalar_subquery(),
+            literal(GENESIS_HASH, String),
+        ).label("row_hash"),
+    ).subquery("head")
+    next_id = head.c.id + 1
+    body = head.c.row_hash + "\n[" + cast(next_id, String) + bindparam("tail", type_=String)
+    row_hash = func.encode(func.sha256(func.convert_to(body, "UTF8")), "hex")
+    columns = AuditEntry.__table__.c
+    values = select(
+        next_id,
+        bindparam("occurred_at", type_=columns.occurred_at.type),
+        bindparam("actor", type_=String),
+        bindparam("actor_org_id", type_=Integer),
+        bindparam("action", type_=String),
+        bindparam("target", type_=String),
+        bindparam("details", type_=Text),
+        head.c.row_hash,
+        row_hash,
+    )
+    names = [
+        "id",
+        "occurred_at",
+        "actor",
+        "actor_org_id",
+        "action",
+        "target",
+        "details",
+        "prev_hash",
+        "row_hash",
+    ]
+    return (
+        postgresql.insert(AuditEntry.__table__)
+        .from_select(names, values)
+        .on_conflict_do_nothing()
+        .returning(AuditEntry.id, AuditEntry.prev_hash, AuditEntry.row_hash)
+    )
+
+
+_PG_APPEND = _pg_append_statement()
 
 
 @dataclass(frozen=True)
