@@ -67,9 +67,9 @@ def _canonical(
     ).encode()
 
 
-def compute_hash(prev_hash: str, entry: AuditEntry) -> str:
-    body = _canonical(
-        entry.id,
+def _body(entry: AuditEntry, entry_id: int) -> bytes:
+    return _canonical(
+        entry_id,
         entry.occurred_at,
         entry.actor,
         entry.actor_org_id,
@@ -77,7 +77,10 @@ def compute_hash(prev_hash: str, entry: AuditEntry) -> str:
         entry.target,
         entry.details,
     )
-    return hashlib.sha256(prev_hash.encode() + b"\n" + body).hexdigest()
+
+
+def compute_hash(prev_hash: str, entry: AuditEntry) -> str:
+    return hashlib.sha256(prev_hash.encode() + b"\n" + _body(entry, entry.id)).hexdigest()
 
 
 def record(
@@ -117,15 +120,7 @@ def record(
 def _append_postgresql(connection: Connection, entry: AuditEntry) -> AuditEntry:
     # The canonical body is "[<id>," + the rest; only the id depends on the head, so Python
     # encodes the rest once and PostgreSQL's sha256() finishes the hash inside the INSERT.
-    rest = _canonical(
-        0,
-        entry.occurred_at,
-        entry.actor,
-        entry.actor_org_id,
-        entry.action,
-        entry.target,
-        entry.details,
-    ).decode()
+    rest = _body(entry, 0).decode()
     params = {**_values(entry), "tail": rest[rest.index(",") :]}
     for _ in range(_MAX_LOST_RACES + 1):
         row = connection.execute(_PG_APPEND, params).first()
