@@ -4,8 +4,8 @@ Each row's hash covers its own content and the previous row's hash, so changing 
 any row breaks every link after it. Two workers can never fork the chain: row N+1 must take id
 N+1 (the primary key). On SQLite the single writer serialises appends; on PostgreSQL an append
 that loses the race for an id inserts nothing (``ON CONFLICT DO NOTHING``, which waits for the
-winner to commit or roll back) and links to the new head instead, so an append is two
-statements, needs no lock and works inside a transaction or in autocommit. Details hold counts
+winner to commit or roll back) and links to the new head instead, so an append is one
+statement, needs no lock and works inside a transaction or in autocommit. Details hold counts
 and names, never secrets or queried values: callers pass only what is safe to keep forever.
 """
 
