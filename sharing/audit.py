@@ -121,7 +121,8 @@ def _append_postgresql(connection: Connection, entry: AuditEntry) -> AuditEntry:
     # The canonical body is "[<id>," + the rest; only the id depends on the head, so Python
     # encodes the rest once and PostgreSQL's sha256() finishes the hash inside the INSERT.
     rest = _body(entry, 0).decode()
-    params = {**_values(entry), "tail": rest[rest.index(",") :]}
+    params = {key: value for key, value in _values(entry).items() if key in _PG_APPEND_PARAMS}
+    params["tail"] = rest[rest.index(",") :]
     for _ in range(_MAX_LOST_RACES + 1):
         row = connection.execute(_PG_APPEND, params).first()
         if row is not None:
@@ -201,6 +202,10 @@ def _pg_append_statement() -> Any:
 
 
 _PG_APPEND = _pg_append_statement()
+# What the statement binds; id, prev_hash and row_hash come from the head, in SQL.
+_PG_APPEND_PARAMS = frozenset(
+    {"occurred_at", "actor", "actor_org_id", "action", "target", "details"}
+)
 
 
 @dataclass(frozen=True)
