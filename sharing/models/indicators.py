@@ -25,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from sharing.crypto.blind_index import INDICATOR_BLIND_INDEX_BYTES
 from sharing.models.base import Base, UTCDateTime, utcnow
 
 
@@ -39,7 +40,9 @@ class Indicator(Base):
     # The first 20 bits of the member-side hash (the k-anonymity range bucket), then
     # HMAC(K_idx, kind 0x1f value): the kind is inside the MAC, so one unique index serves
     # "unique per kind", every lookup and the range API (sharing.crypto.blind_index).
-    blind_index: Mapped[bytes] = mapped_column(LargeBinary(19), unique=True)
+    blind_index: Mapped[bytes] = mapped_column(
+        LargeBinary(INDICATOR_BLIND_INDEX_BYTES), unique=True
+    )
     value_ct: Mapped[bytes] = mapped_column(LargeBinary)
     # Which consortium key hashed the value (public: it is in the hash string members share).
     consortium_key_id: Mapped[str] = mapped_column(String(32))
