@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, Text, bindparam, cast, func, insert, literal, select
+from sqlalchemy import Integer, String, Text, bindparam, cast, func, literal, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from sharing import bulk
 from sharing.db import core
 from sharing.errors import Busy
 from sharing.models.audit import AuditEntry
@@ -109,11 +110,13 @@ def record(
     )
     if connection.dialect.name == "postgresql":
         return _append_postgresql(connection, entry)
-    # SQLite: the caller's write transaction already excludes every other appender.
-    last = connection.execute(_HEAD).first()
-    entry.id, entry.prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
+    # SQLite: the caller's write transaction already excludes every other appender. On the
+    # DB-API connection (sharing.bulk): through Core these two statements cost ~70 µs of a
+    # one-item match, against ~5 µs for SQLite to run them.
+    last = bulk.fetch_all(connection, _HEAD_SQL)
+    entry.id, entry.prev_hash = (last[0][0] + 1, last[0][1]) if last else (1, GENESIS_HASH)
     entry.row_hash = compute_hash(entry.prev_hash, entry)
-    connection.execute(_INSERT, _values(entry))
+    bulk.insert_rows(connection, AuditEntry.__table__, [_values(entry)])
     return entry
 
 
@@ -150,8 +153,7 @@ def _values(entry: AuditEntry) -> dict[str, Any]:
 # Each lost race means another append committed meanwhile; a hundred in a row does not happen
 # under any load the exchange serves, and bounding it keeps a stuck snapshot from looping.
 _MAX_LOST_RACES = 100
-_HEAD = select(AuditEntry.id, AuditEntry.row_hash).order_by(AuditEntry.id.desc()).limit(1)
-_INSERT = insert(AuditEntry.__table__)
+_HEAD_SQL = "SELECT id, row_hash FROM audit_log ORDER BY id DESC LIMIT 1"
 
 
 def _pg_append_statement() -> Any:

@@ -1,10 +1,14 @@
-"""Fast multi-row INSERT and IN-list lookups for the ingest hot path, below the ORM.
+"""Raw DB-API statements for the hot paths: multi-row INSERT, IN-list lookups, single reads.
 
-SQLAlchemy's executemany costs tens of microseconds per row in bind processing; at 10,000
-indicators a bundle that is most of the time. Here rows go straight to the DB-API cursor's
-``executemany`` with values already in the driver's representation (our UTC datetimes become
+SQLAlchemy's execution context costs tens of microseconds per statement and per row of bind
+processing: at 10,000 indicators a bundle that was most of the time, and a one-item match runs
+a handful of statements whose own cost is ~3 µs each on SQLite against ~60 µs through Core.
+Here statements go straight to the DB-API connection under the caller's SQLAlchemy connection
+(same transaction), with values already in the driver's representation (our UTC datetimes become
 naive UTC strings on SQLite, exactly as :class:`sharing.models.base.UTCDateTime` stores them).
-Only plain columns (ints, strings, bytes, bools, datetimes) are allowed.
+Driver errors are re-raised as SQLAlchemy's (``OperationalError``, ``IntegrityError``...), so
+callers handle them as they would any other. Only plain columns (ints, strings, bytes, bools,
+datetimes) are allowed, and every statement comes from our own code, never from input.
 """
 
 from __future__ import annotations
@@ -15,41 +19,54 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Connection, Table
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from sharing.db import core
 from sharing.models.base import UTCDateTime
 
 IN_CHUNK = 500
 
 
-def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+def insert_rows(
+    executor: Session | Connection, table: Table, rows: Sequence[dict[str, Any]]
+) -> None:
     if not rows:
         return
     columns = list(rows[0])
-    connection = session.connection()
-    dialect = connection.dialect.name
+    connection = core(executor)
+    sqlite = connection.dialect.name == "sqlite"
     names = ", ".join(columns)
     getter = itemgetter(*columns)
     params: list[Any] = [getter(row) for row in rows]
     if len(columns) == 1:
         params = [(value,) for value in params]
-    if dialect == "sqlite":
-        placeholders = ", ".join("?" for _ in columns)
+    if sqlite:
         datetime_positions = [
             i for i, name in enumerate(columns) if isinstance(table.c[name].type, UTCDateTime)
         ]
         if datetime_positions:
             params = [_sqlite_datetimes(row, datetime_positions) for row in params]
-    else:
-        placeholders = ", ".join("%s" for _ in columns)
+    placeholders = ", ".join("?" for _ in columns)
     # Table and column names come from our own metadata, never from input.
     sql = f"INSERT INTO {table.name} ({names}) VALUES ({placeholders})"  # noqa: S608
-    connection.exec_driver_sql(sql, params)
+    _run(connection, sql, params, many=True)
+
+
+def fetch_all(
+    executor: Session | Connection, sql: str, params: Sequence[Any] = ()
+) -> list[tuple[Any, ...]]:
+    """Every row of one read (``?`` placeholders, on either backend)."""
+    return _run(core(executor), sql, params)
 
 
 def select_in(
-    session: Session, sql: str, values: Sequence[Any], *, before: tuple[Any, ...] = ()
+    executor: Session | Connection,
+    sql: str,
+    values: Sequence[Any],
+    *,
+    before: tuple[Any, ...] = (),
 ) -> list[tuple[Any, ...]]:
     """Rows of ``sql`` (a SELECT whose last condition is ``IN ({})``, other parameters as
     ``?``) for ``values``, chunked.
@@ -58,21 +75,41 @@ def select_in(
     itself at 10,000 values; here the statement text is built once per chunk size. ``before``:
     parameters that precede the IN list. ``sql`` must come from our own code, never from input.
     """
-    connection = session.connection()
-    sqlite = connection.dialect.name == "sqlite"
-    rows: list[tuple[Any, ...]] = []
-    statements: dict[int, str] = {}
+    connection = core(executor)
+    found: list[tuple[Any, ...]] = []
     for start in range(0, len(values), IN_CHUNK):
         chunk = values[start : start + IN_CHUNK]
-        statement = statements.get(len(chunk))
-        if statement is None:
-            statement = sql.format(", ".join("?" for _ in chunk))
-            # Our statements hold no literal '?': placeholders are the only ones.
-            statements[len(chunk)] = statement = (
-                statement if sqlite else statement.replace("?", "%s")
-            )
-        rows.extend(connection.exec_driver_sql(statement, (*before, *chunk)).fetchall())
-    return rows
+        found.extend(_run(connection, _in_list(sql, len(chunk)), (*before, *chunk)))
+    return found
+
+
+@lru_cache(maxsize=1024)
+def _in_list(sql: str, size: int) -> str:
+    return sql.format(", ".join("?" for _ in range(size)))
+
+
+def _run(connection: Connection, sql: str, params: Any, *, many: bool = False) -> Any:
+    """Execute on the DB-API connection; rows for a read, None for ``many``."""
+    dialect = connection.dialect
+    if dialect.name != "sqlite":
+        sql = _postgres_placeholders(sql)  # our statements hold no literal '?'
+    driver = connection.connection.driver_connection
+    try:
+        if many:
+            cursor = driver.cursor()
+            try:
+                cursor.executemany(sql, params)
+            finally:
+                cursor.close()
+            return None
+        return driver.execute(sql, params).fetchall()
+    except dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(sql, params, exc, dialect.loaded_dbapi.Error) from exc
+
+
+@lru_cache(maxsize=256)
+def _postgres_placeholders(sql: str) -> str:
+    return sql.replace("?", "%s")
 
 
 @lru_cache(maxsize=4096)

@@ -102,7 +102,8 @@ def main() -> None:
     print(
         f"{args.backend} {args.kind}: {len(bodies)} requests, wall p50 {pct(walls, 0.5):.2f} ms, "
         f"p99 {pct(walls, 0.99):.2f} ms, CPU {cpu:.2f} ms/request, "
-        f"{sum(statements.values()) / len(bodies):.1f} SQL statements/request"
+        f"{sum(statements.values()) / len(bodies):.1f} SQL statements/request through SQLAlchemy "
+        "(sharing.bulk runs its own on the driver, uncounted)"
     )
     for statement, times in statements.most_common(15):
         print(f"  {times / len(bodies):6.2f}  {statement}")

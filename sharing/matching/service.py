@@ -19,11 +19,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from sharing import audit
+from sharing import audit, bulk
 from sharing.accounts.principal import Principal
 from sharing.corroboration import Summary, summarise
 from sharing.crypto.cipher import FieldCipher
@@ -100,10 +100,9 @@ def _audit(connection: Connection, principal: Principal, items: int, matched: in
     )
 
 
-# Built once: a one-item match spends longer building a statement than running it.
-_BY_BLIND_INDEX = select(Indicator.blind_index, Indicator.id).where(
-    Indicator.blind_index.in_(bindparam("values", expanding=True))
-)
+# On the DB-API connection (sharing.bulk): through Core, building and running this statement
+# cost a one-item match ~60 µs against ~3 µs for SQLite to answer it.
+_BY_BLIND_INDEX = "SELECT blind_index, id FROM indicators WHERE blind_index IN ({})"
 
 
 def find_hits(
@@ -115,11 +114,10 @@ def find_hits(
         for position, value in enumerate(item.hashes):
             wanted[cipher.indicator_blind_index(item.kind, value)].append((item.index, position))
     hits: dict[int, list[_Hit]] = defaultdict(list)
-    connection = core(session)  # Core rows: no ORM execution context per lookup
-    for chunk in _chunks(list(wanted)):
-        for bi, indicator_id in connection.execute(_BY_BLIND_INDEX, {"values": chunk}):
-            for index, position in wanted[bytes(bi)]:
-                hits[index].append(_Hit(indicator_id, 1.0, position))
+    connection = core(session)
+    for bi, indicator_id in bulk.select_in(connection, _BY_BLIND_INDEX, list(wanted)):
+        for index, position in wanted[bytes(bi)]:
+            hits[index].append(_Hit(indicator_id, 1.0, position))
     prompts = [item for item in request.items if item.signature is not None]
     if prompts:
         _similar_prompts(connection, cipher, prompts, request.min_similarity, hits)
