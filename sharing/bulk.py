@@ -92,7 +92,9 @@ def _run(connection: Connection, sql: str, params: Any, *, many: bool = False) -
     """Execute on the DB-API connection; rows for a read, None for ``many``."""
     dialect = connection.dialect
     if dialect.name != "sqlite":
-        sql = _postgres_placeholders(sql)  # our statements hold no literal '?'
+        # psycopg's placeholders; our statements hold no literal '?' and no '%' (which
+        # psycopg would read as the start of a placeholder).
+        sql = _postgres_placeholders(sql)
     driver = connection.connection.driver_connection
     try:
         if many:
