@@ -40,5 +40,5 @@ class LazyExpiryMemoryStorage(MemoryStorage):
 
 
 def storage_uri(configured: str) -> str:
-    """The URI to hand to Flask-Limiter for the configured one."""
+    """The ``limits`` storage URI for the configured one."""
     return f"{SCHEME}://" if configured == "memory://" else configured

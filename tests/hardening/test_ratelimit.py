@@ -166,7 +166,7 @@ def test_health_and_metrics_are_never_limited(make_app: Callable[..., Flask]) ->
 
 def test_the_default_store_starts_no_thread_per_request(app: Flask) -> None:
     limiter = app.extensions[ratelimit.EXTENSION_KEY]
-    storage = limiter._storage  # Flask-Limiter keeps the store it built from the URI here
+    storage = limiter.storage
     assert isinstance(storage, ratelimit_memory.LazyExpiryMemoryStorage)
     timer, threads = storage.timer, threading.active_count()
     for i in range(500):
@@ -187,3 +187,41 @@ def test_the_default_store_still_expires_counters(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(ratelimit_memory, "SWEEP_INTERVAL", 0.0)
     storage.incr("long", 60)  # the next write sweeps: expired counters are freed
     assert "other" not in storage.storage and storage.get("long") == 2
+
+
+def test_answers_carry_the_tighter_budgets_limit_headers(
+    make_app: Callable[..., Flask], exchange
+) -> None:  # type: ignore[no-untyped-def]
+    client = make_app(ratelimit_match="5/minute", ratelimit_match_member="3/minute").test_client()
+    lab = exchange.member("lab-a")
+    first = _match(client, lab.headers)
+    assert first.status_code == 200
+    # The member's 3/minute is tighter than the key's 5/minute: it is the one reported.
+    assert first.headers["X-RateLimit-Limit"] == "3"
+    assert first.headers["X-RateLimit-Remaining"] == "2"
+    reset = int(first.headers["X-RateLimit-Reset"])
+    assert time.time() < reset <= time.time() + 61
+    assert "Retry-After" not in first.headers
+    _match(client, lab.headers)
+    _match(client, lab.headers)
+    refused = _match(client, lab.headers)
+    assert refused.status_code == 429
+    assert refused.headers["X-RateLimit-Remaining"] == "0"
+    # Unlimited paths carry none.
+    assert "X-RateLimit-Limit" not in client.get("/healthz").headers
+
+
+def test_a_request_refused_by_its_key_does_not_charge_the_member(
+    make_app: Callable[..., Flask], exchange
+) -> None:  # type: ignore[no-untyped-def]
+    client = make_app(ratelimit_match="1/minute", ratelimit_match_member="2/minute").test_client()
+    lab = exchange.member("lab-a")
+    second_key = {"Authorization": f"Bearer {exchange.key_for(lab)}"}
+    third_key = {"Authorization": f"Bearer {exchange.key_for(lab)}"}
+    assert _match(client, lab.headers).status_code == 200
+    for _ in range(3):  # the key is used up; the member's count stays at one
+        assert _match(client, lab.headers).status_code == 429
+    assert _match(client, second_key).status_code == 200
+    refused = _match(client, third_key)
+    assert refused.status_code == 429  # now the member's two are used
+    assert refused.headers["X-RateLimit-Limit"] == "2"
