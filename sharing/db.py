@@ -9,6 +9,7 @@ through :meth:`Database.transaction`. On SQLite a writing transaction starts wit
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -17,11 +18,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _WRITE_OPTION = "palisade_write"
+#: A pooled PostgreSQL connection back in the pool for less than this is handed out unpinged.
+PING_AFTER_IDLE_SECONDS = 1.0
+_CHECKED_IN_AT = "palisade_checked_in_at"
 
 
 class _SharedAutocommit:
@@ -78,6 +82,31 @@ def _prepare_sqlite(engine: Engine) -> None:
             raise DBAPIError.instance(statement, None, exc, sqlite3.Error) from exc
 
 
+def _prepare_postgresql(engine: Engine) -> None:
+    """Ping a pooled connection before use only when it has sat idle.
+
+    ``pool_pre_ping`` pings on every checkout: one extra round trip in a one-item match's four.
+    A connection returned less than :data:`PING_AFTER_IDLE_SECONDS` ago is handed out as it is;
+    one that idled longer (when a server restart or an idle timeout may have closed it) is
+    pinged, and replaced if the ping fails. A connection that dies within that second fails
+    its statement; SQLAlchemy then discards the whole pool, and the web layer answers that
+    one request 503 with ``Retry-After`` (sharing.web.errors)."""
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        checked_in_at = record.info.get(_CHECKED_IN_AT)
+        if checked_in_at is not None and time.monotonic() - checked_in_at < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # the pool replaces the connection and tries again
+            raise DisconnectionError(f"pooled connection failed its ping: {exc}") from exc
+
+    @event.listens_for(engine, "checkin")
+    def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_CHECKED_IN_AT] = time.monotonic()
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine with the pragmas and pool settings Palisade relies on."""
     parsed = make_url(url)
@@ -90,8 +119,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         )
         _prepare_sqlite(engine)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    if engine.dialect.name == "postgresql" and not kwargs.get("pool_pre_ping"):
+        _prepare_postgresql(engine)
+    return engine
 
 
 def core(executor: Session | Connection) -> Connection:

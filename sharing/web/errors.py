@@ -2,8 +2,9 @@
 
 Domain errors (:class:`sharing.errors.PalisadeError`) and Werkzeug's HTTP errors are rendered as
 JSON for the REST API and the operational endpoints, and as TAXII error bodies with the TAXII
-media type under ``/taxii2``. Anything unexpected becomes a logged 500 with a request id and no
-internals; the test suite treats any 500 as a bug.
+media type under ``/taxii2``. A database that is unreachable or locked is a 503 with
+``Retry-After``: the request can be retried as it is. Anything unexpected becomes a logged
+500 with a request id and no internals; the test suite treats any 500 as a bug.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import uuid
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from sharing.errors import Busy, PalisadeError
@@ -77,6 +79,18 @@ def register(app: Flask) -> None:
         if status == 405 and error.get_response().headers.get("Allow"):
             response.headers["Allow"] = error.get_response().headers["Allow"]
         return response
+
+    @app.errorhandler(OperationalError)
+    def _database_unavailable(error: OperationalError) -> Response:
+        # The database went away (restart, failover, a connection dropped) or is locked: the
+        # request may be retried as it is. The pool has already discarded dead connections.
+        log.warning("database unavailable on %s %s: %s", request.method, request.path, error.orig)
+        return render_error(
+            503,
+            "Service busy",
+            "the database is unavailable for the moment; retry",
+            headers={"Retry-After": "1"},
+        )
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:

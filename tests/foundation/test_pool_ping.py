@@ -1,0 +1,106 @@
+"""PostgreSQL pool connections are pinged only after sitting idle (sharing.db).
+
+A connection back in the pool for under ``PING_AFTER_IDLE_SECONDS`` is handed out without the
+round trip ``pool_pre_ping`` would spend; one that idled longer is pinged and, if the server
+closed it meanwhile, replaced before anyone uses it. A connection that dies inside the window
+fails one statement, SQLAlchemy discards the pool, and the web layer answers that request 503
+with ``Retry-After`` rather than 500.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+
+from sharing import db as db_module
+from sharing.db import Database, make_engine
+from sharing.web import errors
+from tests.conftest import _postgres_url, fresh_database_url
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Database]:
+    database = Database(fresh_database_url("postgresql", tmp_path, "palisade_pool_ping"))
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def pings(store: Database, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the real pings (each still runs against the server)."""
+    seen: list[int] = []
+    real = store.engine.dialect.do_ping
+
+    def counting(dbapi_connection):  # type: ignore[no-untyped-def]
+        seen.append(1)
+        return real(dbapi_connection)
+
+    monkeypatch.setattr(store.engine.dialect, "do_ping", counting)
+    return seen
+
+
+def _backend_pid(store: Database) -> int:
+    with store.connect() as connection:
+        return int(connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+def _terminate(pid: int) -> None:
+    admin_url = _postgres_url()
+    assert admin_url
+    admin = make_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            assert connection.execute(text(f"SELECT pg_terminate_backend({pid})")).scalar_one()
+    finally:
+        admin.dispose()
+
+
+def test_a_connection_used_a_moment_ago_is_not_pinged_again(
+    store: Database, pings: list[int]
+) -> None:
+    first = _backend_pid(store)
+    assert pings == [1]  # a new connection is pinged once
+    for _ in range(5):
+        assert _backend_pid(store) == first
+    assert pings == [1]
+
+
+def test_an_idle_connection_is_pinged_and_replaced_when_the_server_closed_it(
+    store: Database, pings: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = _backend_pid(store)
+    _terminate(first)
+    monkeypatch.setattr(db_module, "PING_AFTER_IDLE_SECONDS", 0.0)  # as if it idled
+    second = _backend_pid(store)  # no error: the ping failed and the pool reconnected
+    assert second != first
+    assert len(pings) >= 2
+
+
+def test_a_connection_closed_inside_the_window_fails_once_then_the_pool_recovers(
+    store: Database,
+) -> None:
+    first = _backend_pid(store)
+    _terminate(first)
+    with pytest.raises(OperationalError) as failure:
+        _backend_pid(store)
+    assert failure.value.connection_invalidated
+    assert _backend_pid(store) != first
+
+
+def test_a_lost_database_connection_is_answered_503_with_retry_after() -> None:
+    app = Flask(__name__)
+    errors.register(app)
+
+    @app.get("/api/v1/lost")
+    def lost() -> str:
+        raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+
+    response = app.test_client().get("/api/v1/lost")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
+    assert response.get_json()["message"] == "the database is unavailable for the moment; retry"
