@@ -38,17 +38,25 @@ def _postgres_url() -> str | None:
     return os.environ.get("PALISADE_TEST_POSTGRES_URL")
 
 
-def create_postgres_database(name: str) -> str:
-    """(Re)create database ``name`` on the test server and return its URL."""
+def postgres_admin(*statements: str) -> list[Any]:
+    """Run ``statements`` as the test server's superuser, outside any transaction; the first
+    column of each one's first row (None when it returns none)."""
     admin_url = _postgres_url()
     assert admin_url
     admin = make_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+            results = [conn.execute(text(statement)) for statement in statements]
+            return [result.scalar() if result.returns_rows else None for result in results]
     finally:
         admin.dispose()
+
+
+def create_postgres_database(name: str) -> str:
+    """(Re)create database ``name`` on the test server and return its URL."""
+    postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
+    admin_url = _postgres_url()
+    assert admin_url
     return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 

@@ -18,9 +18,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from sharing import db as db_module
-from sharing.db import Database, make_engine
+from sharing.db import Database
 from sharing.web import errors
-from tests.conftest import _postgres_url, fresh_database_url
+from tests.conftest import fresh_database_url, postgres_admin
 
 
 @pytest.fixture
@@ -50,14 +50,7 @@ def _backend_pid(store: Database) -> int:
 
 
 def _terminate(pid: int) -> None:
-    admin_url = _postgres_url()
-    assert admin_url
-    admin = make_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            assert connection.execute(text(f"SELECT pg_terminate_backend({pid})")).scalar_one()
-    finally:
-        admin.dispose()
+    assert postgres_admin(f"SELECT pg_terminate_backend({pid})") == [True]
 
 
 def test_a_connection_used_a_moment_ago_is_not_pinged_again(
