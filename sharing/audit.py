@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, Text, bindparam, cast, func, literal, select
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -124,12 +123,19 @@ def _append_postgresql(connection: Connection, entry: AuditEntry) -> AuditEntry:
     # The canonical body is "[<id>," + the rest; only the id depends on the head, so Python
     # encodes the rest once and PostgreSQL's sha256() finishes the hash inside the INSERT.
     rest = _body(entry, 0).decode()
-    params = {key: value for key, value in _values(entry).items() if key in _PG_APPEND_PARAMS}
-    params["tail"] = rest[rest.index(",") :]
+    params = (
+        entry.occurred_at,
+        entry.actor,
+        entry.actor_org_id,
+        entry.action,
+        entry.target,
+        entry.details,
+        rest[rest.index(",") :],
+    )
     for _ in range(_MAX_LOST_RACES + 1):
-        row = connection.execute(_PG_APPEND, params).first()
-        if row is not None:
-            entry.id, entry.prev_hash, entry.row_hash = row
+        rows = bulk.fetch_all(connection, _PG_APPEND_SQL, params)
+        if rows:
+            entry.id, entry.prev_hash, entry.row_hash = rows[0]
             return entry
         # Another append took the next id first; the retry is a new statement, so it sees
         # that row (READ COMMITTED) and links to it.
@@ -156,58 +162,24 @@ _MAX_LOST_RACES = 100
 _HEAD_SQL = "SELECT id, row_hash FROM audit_log ORDER BY id DESC LIMIT 1"
 
 
-def _pg_append_statement() -> Any:
-    """``INSERT … SELECT`` of row head+1, hashed in SQL, ``ON CONFLICT DO NOTHING``.
-
-    If another append holds id head+1 uncommitted, PostgreSQL waits for it; if it commits, this
-    inserts nothing and returns no row, and the caller tries again."""
-    newest = select(AuditEntry.id, AuditEntry.row_hash).order_by(AuditEntry.id.desc()).limit(1)
-    head = select(
-        func.coalesce(newest.with_only_columns(AuditEntry.id).scalar_subquery(), 0).label("id"),
-        func.coalesce(
-            newest.with_only_columns(AuditEntry.row_hash).scalar_subquery(),
-            literal(GENESIS_HASH, String),
-        ).label("row_hash"),
-    ).subquery("head")
-    next_id = head.c.id + 1
-    body = head.c.row_hash + "\n[" + cast(next_id, String) + bindparam("tail", type_=String)
-    row_hash = func.encode(func.sha256(func.convert_to(body, "UTF8")), "hex")
-    columns = AuditEntry.__table__.c
-    values = select(
-        next_id,
-        bindparam("occurred_at", type_=columns.occurred_at.type),
-        bindparam("actor", type_=String),
-        bindparam("actor_org_id", type_=Integer),
-        bindparam("action", type_=String),
-        bindparam("target", type_=String),
-        bindparam("details", type_=Text),
-        head.c.row_hash,
-        row_hash,
-    )
-    names = [
-        "id",
-        "occurred_at",
-        "actor",
-        "actor_org_id",
-        "action",
-        "target",
-        "details",
-        "prev_hash",
-        "row_hash",
-    ]
-    return (
-        postgresql.insert(AuditEntry.__table__)
-        .from_select(names, values)
-        .on_conflict_do_nothing()
-        .returning(AuditEntry.id, AuditEntry.prev_hash, AuditEntry.row_hash)
-    )
-
-
-_PG_APPEND = _pg_append_statement()
-# What the statement binds; id, prev_hash and row_hash come from the head, in SQL.
-_PG_APPEND_PARAMS = frozenset(
-    {"occurred_at", "actor", "actor_org_id", "action", "target", "details"}
-)
+# ``INSERT … SELECT`` of row head+1, hashed in SQL, ``ON CONFLICT DO NOTHING``. If another append
+# holds id head+1 uncommitted, PostgreSQL waits for it; if it commits, this inserts nothing and
+# returns no row, and the caller tries again. The head is one backward probe of the primary key
+# (a LEFT JOIN, so an empty log starts from the genesis hash). Written out and run on the
+# driver (sharing.bulk): the same statement built with Core bound its constants and its LIMIT as
+# parameters and cost ~0.45 ms against ~0.26 ms for this text, a fifth of a one-item match.
+_PG_APPEND_SQL = f"""
+INSERT INTO audit_log
+    (id, occurred_at, actor, actor_org_id, action, target, details, prev_hash, row_hash)
+SELECT coalesce(head.id, 0) + 1, ?, ?, ?, ?, ?, ?, coalesce(head.row_hash, '{GENESIS_HASH}'),
+    encode(sha256(convert_to(
+        coalesce(head.row_hash, '{GENESIS_HASH}') || E'\\n[' || (coalesce(head.id, 0) + 1)::text
+        || ?, 'UTF8')), 'hex')
+FROM (SELECT 1) AS one
+LEFT JOIN LATERAL (SELECT id, row_hash FROM audit_log ORDER BY id DESC LIMIT 1) AS head ON true
+ON CONFLICT DO NOTHING
+RETURNING id, prev_hash, row_hash
+"""  # noqa: S608 (no input in it: the genesis hash is a constant)
 
 
 @dataclass(frozen=True)

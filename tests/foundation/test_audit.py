@@ -69,3 +69,19 @@ def test_a_row_rewritten_with_a_recomputed_hash_still_breaks_the_next_link(db):
         result = audit.verify(s)
     assert not result.ok
     assert result.broken_at == rows[2].id
+
+
+def test_the_first_entry_of_an_empty_log_starts_from_the_genesis_hash(db):
+    with db.transaction(write=True) as s:
+        s.execute(delete(AuditEntry))
+        first = audit.record(s, audit.Actor("key:abc", None), "match", "org:1", {"items": 1})
+        second = audit.record(s, audit.CLI, "test.act", "thing:é", {"n": "ü"})
+        stored = {row.id: row for row in s.query(AuditEntry).all()}
+    assert (first.id, first.prev_hash) == (1, audit.GENESIS_HASH)
+    assert (second.id, second.prev_hash) == (2, first.row_hash)
+    # The hash PostgreSQL computes in the INSERT is the one the verifier recomputes in Python.
+    for entry in (first, second):
+        assert stored[entry.id].row_hash == entry.row_hash
+        assert audit.compute_hash(entry.prev_hash, stored[entry.id]) == entry.row_hash
+    with db.transaction() as s:
+        assert audit.verify(s).ok
