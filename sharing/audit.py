@@ -67,9 +67,9 @@ def _canonical(
     ).encode()
 
 
-def _body(entry: AuditEntry, entry_id: int) -> bytes:
-    return _canonical(
-        entry_id,
+def _content(entry: AuditEntry) -> tuple[datetime, str, int | None, str, str, str]:
+    """What an entry says, in hashing (and column) order, without its id and links."""
+    return (
         entry.occurred_at,
         entry.actor,
         entry.actor_org_id,
@@ -77,6 +77,10 @@ def _body(entry: AuditEntry, entry_id: int) -> bytes:
         entry.target,
         entry.details,
     )
+
+
+def _body(entry: AuditEntry, entry_id: int) -> bytes:
+    return _canonical(entry_id, *_content(entry))
 
 
 def compute_hash(prev_hash: str, entry: AuditEntry) -> str:
@@ -123,15 +127,7 @@ def _append_postgresql(connection: Connection, entry: AuditEntry) -> AuditEntry:
     # The canonical body is "[<id>," + the rest; only the id depends on the head, so Python
     # encodes the rest once and PostgreSQL's sha256() finishes the hash inside the INSERT.
     rest = _body(entry, 0).decode()
-    params = (
-        entry.occurred_at,
-        entry.actor,
-        entry.actor_org_id,
-        entry.action,
-        entry.target,
-        entry.details,
-        rest[rest.index(",") :],
-    )
+    params = (*_content(entry), rest[rest.index(",") :])
     for _ in range(_MAX_LOST_RACES + 1):
         rows = bulk.fetch_all(connection, _PG_APPEND_SQL, params)
         if rows:
