@@ -8,6 +8,11 @@ validation, which is measured elsewhere. Then the real app runs under gunicorn (
 workers) and is driven over HTTP from this process (latency) and from client processes
 (throughput). Beside each HTTP figure, the same lookups as bare indexed SELECTs on the same DB.
 
+On SQLite the store's file is read once before gunicorn starts, so the figures are those of a
+host whose page cache holds the store, as a serving host's does after its first minutes of
+traffic (docs/OPERATIONS.md sizes memory for that). ``--cold`` skips it: lookups then also pay
+for reading index and table pages from disk, which is what a freshly booted host sees.
+
     python -m bench.match.run --backend sqlite --indicators 1000000 --prompts 1000000
     source .ci/postgres.sh && python -m bench.match.run --backend postgresql --indicators 1000000
 """
@@ -31,6 +36,7 @@ from typing import Any
 
 import requests
 from sqlalchemy import delete, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from bench.common import KeepAliveClient
@@ -336,6 +342,18 @@ def start_gunicorn(server: LiveServer, work: Path) -> subprocess.Popen[bytes]:
     raise RuntimeError("gunicorn did not start")
 
 
+def warm_page_cache(database_url: str) -> dict[str, float]:
+    """Read a SQLite store's files once, sequentially, into the OS page cache."""
+    path = Path(make_url(database_url).database or "")
+    started, read = time.perf_counter(), 0
+    for part in (path, path.with_name(path.name + "-wal")):
+        if part.exists():
+            with part.open("rb") as handle:
+                while chunk := handle.read(16 << 20):
+                    read += len(chunk)
+    return {"warmed_mib": read / 2**20, "warm_s": time.perf_counter() - started}
+
+
 def rss_mib(pid: int, field: str = "VmRSS") -> float:
     """Memory of the gunicorn master and its workers from /proc: ``VmRSS`` (everything resident,
     including the database pages SQLite's mmap has touched, which are shared page cache) or
@@ -390,6 +408,11 @@ def main() -> None:
         action="store_true",
         help="serve the store an earlier run built in --workdir again, without loading",
     )
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="SQLite: do not read the store into the page cache before measuring",
+    )
     args = parser.parse_args()
     work = Path(args.workdir or tempfile.mkdtemp(prefix="bench-match-"))
     server, key, org_id, store = open_store(args.backend, work, reuse=args.reuse)
@@ -402,6 +425,8 @@ def main() -> None:
     else:
         figures.update(load(server, n, p, org_id))
         save_store(work, args.backend, server.database_url, n, p)
+    if args.backend == "sqlite" and not args.cold:
+        figures.update(warm_page_cache(server.database_url))
     process = start_gunicorn(server, work)
     try:
         pid = process.pid
