@@ -9,8 +9,15 @@ writers, writers go on appending to the log while it copies, and the sqlite3 mod
 GIL while SQLite works, so requests do not wait for it.
 
 Request connections of such a process keep an automatic checkpoint, but at ``BACKSTOP_PAGES``
-(~40 MiB of log with 4 KiB pages), so the log stays bounded should the thread stall or fall
-behind a bulk load. Started by the WSGI entry points (``app.py``, ``palisade serve``) next to
+(~400 MiB of log with 4 KiB pages), so the log stays bounded should the thread stall or fall
+behind a bulk load. The backstop is that high because of bulk ingest: at millions of stored
+indicators a 10,000-indicator bundle dirties ~25,000 pages (its keys land on random leaves of
+the blind-index and source-id indexes), so a lower backstop made nearly every bundle copy and
+fsync its own pages inside its request, which the thread would otherwise do on the other core
+(over HTTP at 5M, one run each way: 8.4k new indicators/s at 10,000 pages, 10.9k/s at
+100,000; docs/benchmarks/ingest.md). After a checkpoint lets the log start over,
+``JOURNAL_SIZE_LIMIT`` truncates its file back. Started by the WSGI entry points (``app.py``,
+``palisade serve``) next to
 :func:`sharing.web.gc_tuning.freeze_startup_heap`; the CLI and the tests keep SQLite's default,
 and PostgreSQL has nothing to do here. Several workers each running one is harmless: a
 checkpoint that finds another in progress returns at once.
@@ -31,7 +38,8 @@ from sharing.db import Database
 log = logging.getLogger(__name__)
 
 INTERVAL_SECONDS = 1.0
-BACKSTOP_PAGES = 10_000
+BACKSTOP_PAGES = 100_000
+JOURNAL_SIZE_LIMIT = 64 << 20
 
 
 @dataclass
@@ -84,6 +92,7 @@ def start(db: Database, interval: float = INTERVAL_SECONDS) -> Checkpointer | No
     @event.listens_for(engine, "connect")
     def _backstop(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
         dbapi_connection.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
+        dbapi_connection.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
 
     engine.dispose()  # connections opened while the app was built get the backstop too
     return Checkpointer(path, interval).start()

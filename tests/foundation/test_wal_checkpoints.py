@@ -6,6 +6,7 @@ import os
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from sharing import wal_checkpoints
@@ -21,19 +22,26 @@ def _write_many(db: Database, transactions: int) -> None:
             session.execute(text("INSERT INTO t (v) VALUES (randomblob(2000))"))
 
 
+def _wait_for_a_complete_checkpoint(
+    checkpointer: wal_checkpoints.Checkpointer,
+) -> tuple[int | None, int, int]:
+    """The thread's latest answer once it has copied a non-empty log back (or after 10 s)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        last = checkpointer.last
+        if last is not None and last[1] > 0 and last[2] == last[1]:
+            break
+        time.sleep(0.05)
+    return checkpointer.last or (None, 0, 0)
+
+
 def test_a_server_process_checkpoints_the_log_in_the_background(tmp_path: Path) -> None:
     db = Database(f"sqlite:///{tmp_path / 'store.db'}")
     checkpointer = wal_checkpoints.start(db, interval=0.05)
     assert checkpointer is not None
     try:
         _write_many(db, 200)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            last = checkpointer.last
-            if last is not None and last[1] > 0 and last[2] == last[1]:
-                break
-            time.sleep(0.05)
-        busy, log_frames, checkpointed = checkpointer.last or (None, 0, 0)
+        busy, log_frames, checkpointed = _wait_for_a_complete_checkpoint(checkpointer)
         assert busy == 0
         assert log_frames > 0, "the writes reached the log"
         assert checkpointed == log_frames, "every frame was copied back by the thread"
@@ -69,4 +77,27 @@ def test_postgresql_gets_no_checkpointer() -> None:
     try:
         assert wal_checkpoints.start(db) is None
     finally:
+        db.dispose()
+
+
+def test_the_log_file_shrinks_back_once_it_starts_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(wal_checkpoints, "JOURNAL_SIZE_LIMIT", 64 << 10)
+    db = Database(f"sqlite:///{tmp_path / 'store.db'}")
+    wal = tmp_path / "store.db-wal"
+    checkpointer = wal_checkpoints.start(db, interval=0.05)
+    assert checkpointer is not None
+    try:
+        with db.transaction(write=True) as session:  # one big transaction: ~2 MiB of log
+            session.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)"))
+            for _ in range(1000):
+                session.execute(text("INSERT INTO t (v) VALUES (randomblob(2000))"))
+        grown = wal.stat().st_size
+        assert grown > 1 << 20
+        _wait_for_a_complete_checkpoint(checkpointer)
+        _write_many(db, 1)  # the next writer starts the log over, and the file is cut back
+        assert wal.stat().st_size <= 64 << 10 < grown
+    finally:
+        checkpointer.stop()
         db.dispose()
