@@ -6,14 +6,15 @@ on 127.0.0.1, and runs ``--clients`` threads for ``--seconds`` seconds, each pic
 
 - 75 % ``POST /api/v1/match`` with ``--match-items`` e-mail hashes, about half of them stored;
 - 15 % a TAXII page of 100 objects from the "everything" collection (following ``next``);
-- 10 % ``POST /api/v1/bundles`` with 100 new indicators.
+- 10 % ``POST /api/v1/bundles`` with ``--bundle-size`` new indicators (100 by default).
 
 It stops by itself and prints a Markdown report: requests and throughput per operation, p50 /
-p95 latency, and the error count (any status other than the expected 2xx, or a transport
+p95 / p99 latency, and the error count (any status other than the expected 2xx, or a transport
 error). Exit status 1 when there was any error. Rate limits stay at their defaults: hitting
 one is an error here, because the defaults must hold up to this traffic per member.
 
     python -m bench.load.run --seconds 30 --clients 8 --preload 20000
+    python -m bench.load.run --seconds 30 --bundle-size 10000   # matches beside large bundles
 
 Not Locust: installing it into the shared environment would re-resolve Flask and Werkzeug under
 the app; a small threaded driver is enough for a bounded, loopback-only run.
@@ -118,7 +119,7 @@ def client(
                     next_token = answer.json().get("next") if ok else None
                 else:
                     op = "submit"
-                    raws = [f"{uuid.uuid4()}@new.test" for _ in range(100)]
+                    raws = [f"{uuid.uuid4()}@new.test" for _ in range(args.bundle_size)]
                     data = body(make_bundle(*[make_indicator(r) for r in raws]))
                     answer = session.post(
                         url + "/api/v1/bundles",
@@ -141,6 +142,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--preload", type=int, default=20_000)
     parser.add_argument("--match-items", type=int, default=10)
+    parser.add_argument("--bundle-size", type=int, default=100, help="indicators per submission")
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
 
@@ -171,22 +173,23 @@ def main() -> int:
     errors = sum(stats.errors.values())
     print(
         f"Mixed load, {args.clients} clients x {args.seconds:.0f} s, {args.workers} gunicorn "
-        f"workers, {args.preload:,} indicators stored, {args.match_items} items per match; "
+        f"workers, {args.preload:,} indicators stored, {args.match_items} items per match, "
+        f"{args.bundle_size:,} indicators per submission; "
         f"{machine()}.\n"
     )
-    print("| operation | requests | per second | p50 ms | p95 ms | errors |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| operation | requests | per second | p50 ms | p95 ms | p99 ms | errors |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for op in ("match", "feed page", "submit"):
         samples = sorted(stats.latency.get(op, []))
         if not samples:
             continue
-        p95 = samples[min(len(samples) - 1, int(len(samples) * 0.95))]
+        p95, p99 = (samples[min(len(samples) - 1, int(len(samples) * q))] for q in (0.95, 0.99))
         print(
             f"| {op} | {len(samples):,} | {len(samples) / elapsed:,.1f} | "
-            f"{statistics.median(samples) * 1000:,.1f} | {p95 * 1000:,.1f} | "
+            f"{statistics.median(samples) * 1000:,.1f} | {p95 * 1000:,.1f} | {p99 * 1000:,.1f} | "
             f"{stats.errors.get(op, 0)} |"
         )
-    print(f"| **all** | {total:,} | {total / elapsed:,.1f} | | | {errors} |")
+    print(f"| **all** | {total:,} | {total / elapsed:,.1f} | | | | {errors} |")
     matched_items = len(stats.latency.get("match", [])) * args.match_items
     print(f"\nMatch items answered: {matched_items / elapsed:,.0f}/s. Errors: {errors}.")
     for sample in stats.error_samples:
