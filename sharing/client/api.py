@@ -154,7 +154,7 @@ class _Session(requests.Session):
         except requests.Timeout as exc:
             raise ServerUnavailable(f"{method} {url} timed out ({exc})") from None
         except requests.ConnectionError as exc:
-            raise ServerUnavailable(f"cannot reach {url}: {exc}") from None
+            raise ServerUnavailable(f"cannot reach {url}: {exc}", connection_lost=True) from None
         self.last_response = response
         return response
 
@@ -226,10 +226,25 @@ class PalisadeClient:
 
     # ---- REST plumbing --------------------------------------------------------------------
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+    def _request(
+        self, method: str, path: str, *, idempotent: bool | None = None, **kwargs: Any
+    ) -> Any:
+        """One API call; 429 and 503 are retried after ``Retry-After``. A lost connection (refused,
+        or closed before any answer, as a busy server under load may do) is retried with a short
+        backoff when sending twice does no harm: GETs, and the POSTs whose callers say so
+        (a resubmitted bundle is a no-op for what already landed; a repeated match only asks
+        again)."""
         url = self.url + path
+        if idempotent is None:
+            idempotent = method in ("GET", "HEAD")
         for attempt in range(self.retries + 1):
-            response = self.session.request(method, url, **kwargs)
+            try:
+                response = self.session.request(method, url, **kwargs)
+            except ServerUnavailable as exc:
+                if not (exc.connection_lost and idempotent and attempt < self.retries):
+                    raise
+                time.sleep(min(0.5 * 2**attempt, 5.0))
+                continue
             if response.status_code in (429, 503) and attempt < self.retries:
                 try:
                     delay = float(response.headers.get("Retry-After", "1"))
@@ -263,7 +278,11 @@ class PalisadeClient:
             separators=(",", ":"),
         ).encode("utf-8")
         return self._request(  # type: ignore[no-any-return]
-            "POST", "/api/v1/bundles", data=body, headers={"Content-Type": STIX_MEDIA_TYPE}
+            "POST",
+            "/api/v1/bundles",
+            idempotent=True,
+            data=body,
+            headers={"Content-Type": STIX_MEDIA_TYPE},
         )
 
     def submit(
@@ -495,6 +514,7 @@ class PalisadeClient:
             answer = self._request(
                 "POST",
                 "/api/v1/match",
+                idempotent=True,
                 json={"items": batch, "min_similarity": min_similarity},
             )
             answers = answer.get("results") if isinstance(answer, dict) else None

@@ -38,12 +38,18 @@ class RowRejected(PalisadeClientError, ValueError):
 
 
 class ServerUnavailable(PalisadeClientError):
-    """The server could not be reached, timed out or answered 5xx: retrying later may help."""
+    """The server could not be reached, timed out or answered 5xx: retrying later may help.
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    ``connection_lost``: no answer at all (refused, reset, or closed before a response), so the
+    client may safely send a request again when sending it twice does no harm."""
+
+    def __init__(
+        self, message: str, status: int | None = None, *, connection_lost: bool = False
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
+        self.connection_lost = connection_lost
 
 
 class ApiError(PalisadeClientError):
