@@ -40,6 +40,13 @@ class _SharedAutocommit:
             self.connection = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         return self.connection
 
+    def recover(self) -> None:
+        """After a failed statement: end SQLAlchemy's logical transaction, so the next use runs
+        (on a new DB-API connection if the server dropped this one) instead of raising
+        "Can't reconnect until invalid transaction is rolled back"."""
+        if self.connection is not None:
+            self.connection.rollback()
+
     def close(self) -> None:
         if self.connection is not None:
             self.connection.close()
@@ -194,7 +201,11 @@ class Database:
         if autocommit and self.dialect == "postgresql":
             shared = _SHARED.get()
             if shared is not None and shared.engine is self.engine:
-                yield shared.get()
+                try:
+                    yield shared.get()
+                except BaseException:
+                    shared.recover()
+                    raise
                 return
         with self.engine.connect() as connection:
             if autocommit and self.dialect == "postgresql":

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import requests
 from flask import Flask
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from sharing import db as db_module
@@ -97,3 +100,27 @@ def test_a_lost_database_connection_is_answered_503_with_retry_after() -> None:
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "1"
     assert response.get_json()["message"] == "the database is unavailable for the moment; retry"
+
+
+def test_a_live_server_whose_database_connections_are_killed_never_answers_500(
+    live: Any, backend: str
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("connections are dropped by the PostgreSQL server")
+    headers = {"Authorization": f"Bearer {live.member('aurora')}"}
+    database = make_url(live.database_url).database
+    with requests.Session() as http:
+        for _ in range(4):  # every worker thread has used a pooled connection
+            assert http.get(live.url + "/api/v1/whoami", headers=headers).status_code == 200
+        killed = postgres_admin(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            f"WHERE datname = '{database}' AND pid <> pg_backend_pid()"
+        )
+        assert killed[0] >= 1
+        statuses = [
+            http.get(live.url + "/api/v1/whoami", headers=headers).status_code for _ in range(12)
+        ]
+    # A request on a connection killed a moment ago may be refused 503 (and may be retried);
+    # none fails with a 500, and the pools recover by themselves.
+    assert set(statuses) <= {200, 503}, statuses
+    assert statuses[-4:] == [200] * 4, statuses
