@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
@@ -24,6 +23,7 @@ from sharing import db as db_module
 from sharing.db import Database
 from sharing.web import errors
 from tests.conftest import fresh_database_url, postgres_admin
+from tests.live import live_server
 
 
 @pytest.fixture
@@ -103,18 +103,16 @@ def test_a_lost_database_connection_is_answered_503_with_retry_after() -> None:
 
 
 def test_a_live_server_whose_database_connections_are_killed_never_answers_500(
-    live: Any, backend: str
+    tmp_path: Path,
 ) -> None:
-    if backend != "postgresql":
-        pytest.skip("connections are dropped by the PostgreSQL server")
-    headers = {"Authorization": f"Bearer {live.member('aurora')}"}
-    database = make_url(live.database_url).database
-    with requests.Session() as http:
-        for _ in range(4):  # every worker thread has used a pooled connection
+    url = fresh_database_url("postgresql", tmp_path, "palisade_pool_ping_live")
+    with live_server(url, tmp_path / "instance") as live, requests.Session() as http:
+        headers = {"Authorization": f"Bearer {live.member('aurora')}"}
+        for _ in range(4):  # every server thread has used a pooled connection
             assert http.get(live.url + "/api/v1/whoami", headers=headers).status_code == 200
         killed = postgres_admin(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            f"WHERE datname = '{database}' AND pid <> pg_backend_pid()"
+            f"WHERE datname = '{make_url(url).database}' AND pid <> pg_backend_pid()"
         )
         assert killed[0] >= 1
         statuses = [
