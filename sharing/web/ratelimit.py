@@ -47,7 +47,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage, Storage, storage_from_string
 
@@ -171,13 +171,14 @@ class BudgetLimiter:
             else ratelimit_memory.LazyExpiryMemoryStorage()
         )
         self._fallback_until = 0.0  # this process's view of the shared store's health
-        self.limits: dict[str, tuple[tuple[str, list[RateLimitItem]], ...]] = {}
+        # budget -> (counter scope, which identity: 0 the key, 1 the member, its limits)
+        self.limits: dict[str, tuple[tuple[str, int, list[RateLimitItem]], ...]] = {}
         for budget in BUDGETS:
             sides = []
-            for suffix, scope in (("", f"{budget}_key"), ("_member", f"{budget}_member")):
+            for which, suffix in enumerate(("", "_member")):
                 value = config.limits[budget + suffix]
                 if value:
-                    sides.append((scope, parse_many(value)))
+                    sides.append((f"{budget}{suffix or '_key'}", which, parse_many(value)))
             self.limits[budget] = tuple(sides)
 
     def hit(self, budget: str, key_id: str, member_id: str) -> Verdict | None:
@@ -199,8 +200,9 @@ class BudgetLimiter:
 
     def _hit(self, storage: Storage, budget: str, key_id: str, member_id: str) -> Verdict | None:
         tightest: tuple[RateLimitItem, str, int] | None = None
-        for scope, items in self.limits[budget]:
-            identity = key_id if scope.endswith("_key") else member_id
+        identities = (key_id, member_id)
+        for scope, which, items in self.limits[budget]:
+            identity = identities[which]
             for item in items:
                 key = item.key_for(scope, identity)
                 count = storage.incr(key, item.get_expiry())
@@ -261,8 +263,6 @@ def _on_breach(budget: str, verdict: Verdict) -> Response:
 
 
 def _limiter() -> BudgetLimiter:
-    from flask import current_app
-
     return current_app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
 
 
