@@ -52,3 +52,21 @@ def _format_v4(raw: bytearray) -> str:
     raw[8] = (raw[8] & 0x3F) | 0x80
     h = raw.hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+# The variant digit of RFC 9562 (binary 10xx): any random hex digit mapped onto 8, 9, a or b.
+_VARIANT_DIGIT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+
+
+def new_time_ordered_uuid4s(count: int, now_ms: int | None = None) -> list[str]:
+    """``count`` ids as :func:`new_time_ordered_uuid4` makes them, sharing one clock reading,
+    drawn with one ``os.urandom`` call and one ``hex()``: a bundle mints thousands at once."""
+    ms = time.time_ns() // 1_000_000 if now_ms is None else now_ms
+    clock = f"{ms & 0xFFFF_FFFF_FFFF:012x}"
+    head = f"{clock[:8]}-{clock[8:]}-4"
+    digits = os.urandom(10 * count).hex()
+    variant = _VARIANT_DIGIT
+    return [
+        f"{head}{r[:3]}-{variant[r[3]]}{r[4:7]}-{r[7:19]}"
+        for r in (digits[start : start + 20] for start in range(0, 20 * count, 20))
+    ]

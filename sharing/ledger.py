@@ -2,16 +2,21 @@
 
 Writers serialise on one lock for the few milliseconds their bundle's writes take: on SQLite the
 ``BEGIN IMMEDIATE`` of a write transaction already does it; on PostgreSQL a transaction-scoped
-advisory lock does. Holding it, a writer numbers its feed-log rows after the last committed one
-and stamps them no earlier than the last ``changed_at``, so readers paging by ``seq`` or by
-``added_after`` never miss a row that commits late. Deduplication by blind index is race-free
-for the same reason.
+advisory lock does. Submitters of bundles on SQLite also queue on a file lock (:func:`queue`)
+before they begin, since SQLite's own wait wakes them late. Holding the lock, a writer numbers
+its feed-log rows after the last committed one and stamps them no earlier than the last
+``changed_at``, so readers paging by ``seq`` or by ``added_after`` never miss a row that commits
+late. Deduplication by blind index is race-free for the same reason.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -20,7 +25,58 @@ from sharing import bulk
 from sharing.models.base import utcnow
 from sharing.models.feed import FeedEntry
 
+if TYPE_CHECKING:
+    from sharing.db import Database
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: SQLite's own wait only
+    fcntl = None  # type: ignore[assignment]
+
 _LOCK_KEY = 0x70616C_69  # "pali"
+_COLUMNS = (
+    "seq",
+    "changed_at",
+    "indicator_id",
+    "context_id",
+    "public",
+    "group_id",
+    "reporter_bi",
+    "reason",
+)
+
+
+@contextmanager
+def queue(db: Database) -> Iterator[None]:
+    """Wait for the writer ahead, then hold a place until the block ends (SQLite files only).
+
+    A bundle holds SQLite's write lock for its whole write phase, a large one for most of a
+    second. SQLite makes a second writer poll for it with sleeps that grow to 100 ms, so the
+    lock sat idle for up to that long after each bundle, and two submitters got little more
+    done than one. Here submitters queue on an exclusive ``flock`` of a file beside the
+    database, which the kernel hands over the moment its holder lets go, and then find the
+    write lock free. The kernel also releases it if its holder dies. Other writers (a match's
+    audit row, the portal) do not queue here; they wait in SQLite as before.
+    """
+    path = _lock_path(db)
+    if path is None or fcntl is None:
+        yield
+        return
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # closing releases the lock
+
+
+def _lock_path(db: Database) -> Path | None:
+    url = db.engine.url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    if url.database.startswith("file:"):
+        return None
+    return Path(url.database).with_name(Path(url.database).name + ".ingest-lock")
 
 
 def acquire(session: Session) -> None:
@@ -38,8 +94,9 @@ HEAD = select(
 )
 
 
-@dataclass(frozen=True)
-class Change:
+class Change(NamedTuple):
+    """One feed-log row to be; a named tuple, as a bundle makes one per indicator."""
+
     reason: str
     public: bool
     group_id: int | None
@@ -56,21 +113,11 @@ def append(session: Session, changes: list[Change]) -> datetime | None:
     now = utcnow()
     if last_at is not None and now <= last_at:
         now = last_at + timedelta(microseconds=1)
-    seq = last_seq or 0
-    rows = []
-    for change in changes:
-        seq += 1
-        rows.append(
-            {
-                "seq": seq,
-                "changed_at": now,
-                "indicator_id": change.indicator_id,
-                "context_id": change.context_id,
-                "public": change.public,
-                "group_id": change.group_id,
-                "reporter_bi": change.reporter_bi,
-                "reason": change.reason,
-            }
-        )
-    bulk.insert_rows(session, FeedEntry.__table__, rows)
+    first = (last_seq or 0) + 1
+    at = bulk.sqlite_datetime(now) if session.get_bind().dialect.name == "sqlite" else now
+    rows = [
+        (seq, at, c.indicator_id, c.context_id, c.public, c.group_id, c.reporter_bi, c.reason)
+        for seq, c in enumerate(changes, first)
+    ]
+    bulk.insert_tuples(session, FeedEntry.__tablename__, _COLUMNS, rows)
     return now

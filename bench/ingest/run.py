@@ -9,8 +9,9 @@ is itself the in-process ingest rate as the store grows), and at each checkpoint
 (2 workers) serves it on loopback while bundles of ``--size`` e-mail indicators are POSTed at
 0 %, 50 % and 100 % overlap with what is stored. Each request is timed end to end (JSON
 encoding, HTTP, validation, dedup, encryption, commit, the status response). With
-``--clients 2`` that many submitters (separate members, separate processes) post at once and
-the figure is total indicators/s. The peer is ``stix2.parse`` of every object of the same
+``--clients 2`` that many submitters (separate members, separate processes) each post
+``--bundles`` bundles one after another, all at once, and the figure is total indicators/s from
+the first request's start to the last one's end. The peer is ``stix2.parse`` of every object of the same
 bundle, single process, in the same run, so that the ratio holds on a noisy machine.
 ``--save DIR`` keeps a copy of the store at each checkpoint (DIR/store-N) and ``--start-from``
 measures from such a copy, so a 5-million store is built once and re-measured after changes.
@@ -104,10 +105,11 @@ def post(url: str, key: str, raw: bytes) -> float:
     return elapsed
 
 
-def _post_worker(args: tuple[str, str, bytes]) -> tuple[float, float]:
-    url, key, raw = args
+def _post_worker(args: tuple[str, str, list[bytes]]) -> tuple[float, float]:
+    url, key, raws = args
     started = time.perf_counter()
-    post(url, key, raw)
+    for raw in raws:
+        post(url, key, raw)
     return started, time.perf_counter()
 
 
@@ -118,11 +120,13 @@ class Checkpoint:
         self.instance, self.key, self.size, self.fresh = instance, key, size, fresh
         self.members = 0
 
-    def _bundle(self, overlap: float) -> tuple[bytes, str]:
+    def _bundle(self, overlap: float, old_end: int | None = None) -> tuple[bytes, str]:
         old = int(self.size * overlap)
         # Overlap: values already stored, reported now by another member (dedup finds the
-        # canonical indicator and adds a report); the rest are new values.
-        objects = json.loads(bundle_of("fresh", self.fresh - old, old))["objects"] if old else []
+        # canonical indicator and adds a report); the rest are new values. ``old_end``: take
+        # the stored values just below it (default: the newest fresh values, stored by then).
+        end = self.fresh if old_end is None else old_end
+        objects = json.loads(bundle_of("fresh", end - old, old))["objects"] if old else []
         objects += [
             make_indicator(f"fresh{i}@bench.test")
             for i in range(self.fresh, self.fresh + self.size - old)
@@ -140,17 +144,28 @@ class Checkpoint:
             peer.append(stix2_rate(raw))
         return statistics.median(rates), statistics.median(peer)
 
-    def concurrent(self, url: str, overlap: float, clients: int) -> tuple[float, float]:
+    def concurrent(
+        self, url: str, overlap: float, clients: int, bundles: int
+    ) -> tuple[float, float]:
+        """Each client posts ``bundles`` bundles one after another, all clients at once: the
+        steady state of several pipelines, not just their first overlapping request."""
         jobs = []
-        for _ in range(clients):
-            raw, who = self._bundle(overlap)
-            if who == self.key:  # separate members, as separate pipelines would be
-                who = self.instance.member(f"lab-c-{self.fresh}")
-            jobs.append((url, who, raw))
+        # Overlapping values must be stored before the phase starts, not posted during it by
+        # the other client: each bundle takes its own window below this mark.
+        stored, old = self.fresh, int(self.size * overlap)
+        for client in range(clients):
+            raws = []
+            who = self.instance.member(f"lab-c-{self.fresh}-{client}")  # separate members
+            for _ in range(bundles):
+                raw, _sender = self._bundle(overlap, old_end=stored)
+                stored -= old
+                raws.append(raw)
+            jobs.append((url, who, raws))
         with multiprocessing.get_context("fork").Pool(clients) as pool:
             spans = pool.map(_post_worker, jobs)
         wall = max(end for _, end in spans) - min(start for start, _ in spans)
-        return clients * self.size / wall, stix2_rate(jobs[0][2])
+        peer = statistics.median(stix2_rate(raw) for raw in jobs[0][2])
+        return clients * bundles * self.size / wall, peer
 
 
 def measure(instance: Instance, key: str, store: int, fresh: int, args: argparse.Namespace) -> int:
@@ -164,7 +179,7 @@ def measure(instance: Instance, key: str, store: int, fresh: int, args: argparse
                 if n == 1:
                     rate, peer = checkpoint.sequential(url, overlap, args.bundles)
                 else:
-                    rate, peer = checkpoint.concurrent(url, overlap, n)
+                    rate, peer = checkpoint.concurrent(url, overlap, n, args.bundles)
                 row = {
                     "store": store,
                     "overlap": overlap,

@@ -26,8 +26,11 @@ class CiphertextError(Exception):
     """A ciphertext is malformed, was tampered with, moved, or its key is unknown."""
 
 
+_AD_PREFIX = b"palisade/1\x1f"
+
+
 def associated_data(context: str) -> bytes:
-    return b"palisade/1\x1f" + context.encode()
+    return _AD_PREFIX + context.encode()
 
 
 class _NoncePool(threading.local):
@@ -59,6 +62,20 @@ def encrypt(keyring: KeyRing, plaintext: bytes, context: str) -> bytes:
     nonce = _nonces.take()
     sealed = keyring.aead(key_id).encrypt(nonce, plaintext, associated_data(context))
     return header + nonce + sealed
+
+
+def encrypt_many(keyring: KeyRing, items: list[tuple[bytes, str]]) -> list[bytes]:
+    """:func:`encrypt` for many ``(plaintext, context)`` pairs: one key lookup, one header and
+    one draw of nonces for all of them (a bundle encrypts one value per new indicator)."""
+    key_id = keyring.active_id
+    header = bytes([FORMAT_VERSION, len(key_id)]) + key_id.encode()
+    seal = keyring.aead(key_id).encrypt
+    nonces = os.urandom(NONCE_BYTES * len(items))
+    out = []
+    for offset, (plaintext, context) in zip(range(0, len(nonces), NONCE_BYTES), items, strict=True):
+        nonce = nonces[offset : offset + NONCE_BYTES]
+        out.append(header + nonce + seal(nonce, plaintext, _AD_PREFIX + context.encode()))
+    return out
 
 
 def key_id_of(blob: bytes) -> str:

@@ -1,8 +1,9 @@
 """Bundle in, per-object outcomes out: the ingest service every door (REST, TAXII, portal) uses.
 
-Validation happens before the write transaction (it needs no database), so the lock is held
-only for the writes. Every object gets an outcome; valid objects land even when others in the
-same bundle fail; the whole bundle's writes commit or roll back together.
+Validation and the lock-free half of the writes (``sharing.ingest.prepare``) happen before the
+write transaction, so the lock is held only for the writes. Every object gets an outcome; valid
+objects land even when others in the same bundle fail; the whole bundle's writes commit or roll
+back together.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -23,6 +25,7 @@ from sharing.accounts.principal import Principal
 from sharing.errors import Busy, NotFound
 from sharing.ingest.bundle import parse_bundle
 from sharing.ingest.outcomes import Outcome, StatusReport, stix_timestamp
+from sharing.ingest.prepare import ReferenceData, prepare_indicators
 from sharing.ingest.validate import ContextIn, IndicatorIn, Rejected, check_object
 from sharing.ingest.writer import BundleWriter
 from sharing.models.base import utcnow
@@ -77,19 +80,28 @@ def submit_bundle(rt: Runtime, principal: Principal, body: bytes) -> StatusRepor
     indicators, contexts, failures = validate_objects(bundle["objects"], now)
     report = StatusReport(str(uuid.uuid4()), now)
     reporter_bi = reporter_index(rt.cipher, principal.org_id)
-    raw = gzip.compress(body, compresslevel=RAW_GZIP_LEVEL, mtime=0)
+    raw_ct = _provenance_copy(rt, report.id, body)
+    group_names = {o.sharing_group for o in [*indicators, *contexts] if o.sharing_group}
+    with rt.db.transaction() as session:
+        reference = ReferenceData.load(session, group_names)
+    prepared, rejected = prepare_indicators(
+        indicators, reference, principal, rt.cipher, sqlite=rt.db.engine.dialect.name == "sqlite"
+    )
+    failures += rejected
 
     for attempt in range(BUSY_RETRIES):
         try:
-            with rt.db.transaction(write=True) as session:
+            with ledger.queue(rt.db), rt.db.transaction(write=True) as session:
                 ledger.acquire(session)
-                writer = BundleWriter(session, rt.cipher, principal, reporter_bi, report.id, now)
-                outcomes = failures + writer.write_indicators(indicators)
+                writer = BundleWriter(
+                    session, rt.cipher, principal, reporter_bi, report.id, now, reference
+                )
+                outcomes = failures + writer.write_indicators(prepared)
                 outcomes += writer.write_contexts(contexts)
                 outcomes.sort(key=lambda o: o.index)
                 report.outcomes = outcomes
                 ledger.append(session, list(writer.changes.values()))
-                session.add(_submission_row(rt, report, reporter_bi, raw))
+                session.add(_submission_row(rt, report, reporter_bi, raw_ct))
                 purge_expired_raw_bundles(session, now)
                 # Counts only, and no submission id: the log names the member, so a link
                 # from it to the submission would undo the pseudonymous attribution.
@@ -130,8 +142,16 @@ def _is_busy(exc: OperationalError) -> bool:
     return "database is locked" in text or "deadlock" in text or "could not serialize" in text
 
 
+def _provenance_copy(rt: Runtime, submission_id: str, body: bytes) -> bytes | None:
+    """The raw bundle, gzipped and encrypted for the submission row (None: retention is off)."""
+    if rt.settings.raw_bundle_retention_days <= 0:
+        return None
+    raw = gzip.compress(body, compresslevel=RAW_GZIP_LEVEL, mtime=0)
+    return rt.cipher.encrypt(raw, f"submissions.raw:{submission_id}")
+
+
 def _submission_row(
-    rt: Runtime, report: StatusReport, reporter_bi: bytes, raw: bytes
+    rt: Runtime, report: StatusReport, reporter_bi: bytes, raw_ct: bytes | None
 ) -> Submission:
     retention = rt.settings.raw_bundle_retention_days
     successes, failures = report.details()
@@ -145,11 +165,8 @@ def _submission_row(
         success_count=len(report.successes),
         failure_count=len(report.failures),
         pending_count=0,
-        outcomes_ct=rt.cipher.encrypt(
-            json.dumps(outcomes, separators=(",", ":")).encode(),
-            f"submissions.outcomes:{report.id}",
-        ),
-        raw_ct=(rt.cipher.encrypt(raw, f"submissions.raw:{report.id}") if retention > 0 else None),
+        outcomes_ct=rt.cipher.encrypt(orjson.dumps(outcomes), f"submissions.outcomes:{report.id}"),
+        raw_ct=raw_ct,
         raw_expires_at=(
             report.request_timestamp + timedelta(days=retention) if retention > 0 else None
         ),

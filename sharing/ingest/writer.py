@@ -2,8 +2,9 @@
 
 Runs inside the bundle's single transaction while holding the ingest lock (``sharing.ledger``),
 so it sees every committed indicator and nobody else inserts between its lookup and its insert.
-Bulk paths use SQLAlchemy Core ``executemany``; a 10,000-indicator bundle makes a few dozen
-statements, not tens of thousands.
+Whatever needs no lock (blind indexes, value encryption, reference checks) was done before it,
+by ``sharing.ingest.prepare``. Rows go in through ``sharing.bulk`` as tuples in the driver's
+form; a 10,000-indicator bundle makes a few dozen statements, not tens of thousands.
 """
 
 from __future__ import annotations
@@ -14,29 +15,50 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from sharing import bulk, ledger
 from sharing.accounts.principal import Principal
 from sharing.crypto import aead
-from sharing.crypto.blind_index import BlindIndexer
 from sharing.crypto.cipher import FieldCipher
-from sharing.identifiers import lsh_band_hashes
-from sharing.ids import new_time_ordered_uuid4
 from sharing.ingest.outcomes import Outcome, stix_timestamp
-from sharing.ingest.validate import ContextIn, IndicatorIn
-from sharing.models.accounts import SharingGroup
+from sharing.ingest.prepare import PreparedIndicator, ReferenceData, RejectedHere, group_id_for
+from sharing.ingest.validate import ContextIn
 from sharing.models.base import utc_from_db
-from sharing.models.consortium import ConsortiumKeyId
 from sharing.models.context import ContextLink, ContextObject
-from sharing.models.indicators import Indicator, PromptBand, Report, Reporter
+from sharing.models.indicators import Indicator, Report, Reporter
 
 CHUNK = 500
-# A report's details (name, description, labels, indicator_types: strings and lists of strings,
-# checked by stix2) are encoded for every report; orjson does it ~5x faster than the stdlib.
-_compact_json = orjson.dumps
+INDICATOR_COLUMNS = (
+    "id",
+    "stix_id",
+    "kind",
+    "blind_index",
+    "value_ct",
+    "consortium_key_id",
+    "signature_ct",
+    "created_at",
+)
+REPORT_COLUMNS = (
+    "id",
+    "indicator_id",
+    "reporter_bi",
+    "source_id",
+    "source_modified",
+    "confidence",
+    "tlp",
+    "group_id",
+    "valid_from",
+    "valid_until",
+    "revoked",
+    "anonymous",
+    "submission_id",
+    "created_at",
+    "updated_at",
+    "details_ct",  # last: encrypted for all rows at once, after the loop
+)
+BAND_COLUMNS = ("indicator_id", "band", "band_hash")
 # The dedup lookups of every bundle (``bulk.select_in`` form); both must stay index searches,
 # which tests/ingest/test_query_plans.py checks on each backend.
 EXISTING_INDICATORS_SQL = (
@@ -73,6 +95,7 @@ class BundleWriter:
         reporter_bi: bytes,
         submission_id: str,
         now: datetime,
+        reference: ReferenceData,
     ) -> None:
         self.session = session
         self.cipher = cipher
@@ -80,40 +103,19 @@ class BundleWriter:
         self.reporter_bi = reporter_bi
         self.submission_id = submission_id
         self.now = now
+        sqlite = session.get_bind().dialect.name == "sqlite"
+        self.now_db = bulk.sqlite_datetime(now) if sqlite else now
+        self.reference = reference
         self.changes: dict[tuple[str, int, int | None], ledger.Change] = {}
         # member's indicator id -> (canonical STIX id, report id), for re-pointing context
         self.source_map: dict[str, tuple[str, int]] = {}
-        self._groups: dict[str, SharingGroup | None] = {}
-        # One key ring and one keyed HMAC state for the whole bundle (hot loop).
+        # One key ring for the whole bundle (hot loop).
         self._ring = cipher.source.current()
-        self._blind_index = BlindIndexer(self._ring.blind_index_key)
-        self._key_ids: set[str] | None = None
 
     # ---- checks that need the database -------------------------------------------------
 
     def _group_id(self, name: str | None, tlp: str) -> int | None:
-        if name is None:
-            if tlp == "red":
-                raise _Fail("TLP:RED needs a sharing group (Palisade report extension)")
-            return None
-        if name not in self._groups:
-            self._groups[name] = self.session.scalar(
-                select(SharingGroup).where(SharingGroup.name == name)
-            )
-        group = self._groups[name]
-        if group is None or group.id not in self.principal.group_ids:
-            # Same message either way: do not reveal which groups exist.
-            raise _Fail(f"you are not a member of a sharing group named {name!r}")
-        return group.id
-
-    def _known_key(self, key_id: str) -> bool:
-        if self._key_ids is None:
-            self._key_ids = set(
-                self.session.scalars(
-                    select(ConsortiumKeyId.key_id).where(ConsortiumKeyId.retired_at.is_(None))
-                )
-            )
-        return key_id in self._key_ids
+        return group_id_for(self.reference, self.principal, name, tlp)
 
     def _change(
         self,
@@ -135,81 +137,102 @@ class BundleWriter:
 
     # ---- indicators ----------------------------------------------------------------------
 
-    def write_indicators(self, items: list[IndicatorIn]) -> list[Outcome]:
+    def write_indicators(self, items: list[PreparedIndicator]) -> list[Outcome]:
+        """Dedup, the report rules and the inserts for indicators in blind-index order
+        (``prepare_indicators``); outcomes come back in that order, the caller sorts them."""
         outcomes: list[Outcome] = []
-        accepted: list[tuple[IndicatorIn, int | None, bytes]] = []
-        for item in items:
-            try:
-                if not self._known_key(item.key_id):
-                    raise _Fail(f"unknown consortium key id {item.key_id!r} in the hash")
-                group_id = self._group_id(item.sharing_group, item.tlp)
-            except _Fail as exc:
-                outcomes.append(_failed(item.index, item.source_id, item.modified, exc.message))
-                continue
-            accepted.append((item, group_id, self._blind_index.indicator(item.kind, item.value)))
-        if not accepted:
+        if not items:
             return outcomes
-        # In blind-index order, new indicators go into that unique index as one ascending run
-        # (each B-tree page visited once) rather than 10,000 random descents; the caller puts
-        # outcomes back in bundle order.
-        accepted.sort(key=lambda entry: entry[2])
-
-        canonical = self._existing_indicators([bi for _, _, bi in accepted])
-        reports = self._existing_reports([item.source_id for item, _, _ in accepted])
+        canonical = self._existing_indicators([entry.blind_index for entry in items])
+        reports = self._existing_reports([entry.item.source_id for entry in items])
         next_id = (self.session.scalar(select(func.max(Indicator.id))) or 0) + 1
         next_report_id = (self.session.scalar(select(func.max(Report.id))) or 0) + 1
         self.ensure_reporter()
-        new_indicators: list[dict[str, Any]] = []
-        new_bands: list[dict[str, Any]] = []
-        new_reports: list[dict[str, Any]] = []
+        new_indicators: list[tuple[Any, ...]] = []
+        new_bands: list[tuple[int, int, int]] = []
+        new_reports: list[tuple[Any, ...]] = []
+        # (plaintext, context) of each new report's details, None where it has none
+        new_details: list[tuple[bytes, str] | None] = []
+        now, reporter_bi, submission_id = self.now_db, self.reporter_bi, self.submission_id
+        changes, change = self.changes, ledger.Change
 
-        for item, group_id, bi in accepted:
+        for entry in items:
+            item = entry.item
             existing = reports.get(item.source_id)
             if existing is not None:
-                outcomes.append(self._update_report(item, group_id, bi, existing, canonical))
+                outcomes.append(self._update_report(entry, existing, canonical))
                 continue
             if item.revoked:
                 outcomes.append(
-                    _ok(item, "revoked before any report of it was stored: nothing to withdraw")
+                    _ok(entry, "revoked before any report of it was stored: nothing to withdraw")
                 )
                 continue
-            found = canonical.get(bi)
-            reason = "report"
+            found = canonical.get(entry.blind_index)
             if found is None:
-                stix_id = f"indicator--{new_time_ordered_uuid4()}"
-                found = (next_id, stix_id)
+                found = canonical[entry.blind_index] = (next_id, entry.stix_id)
                 next_id += 1
-                canonical[bi] = found
-                new_indicators.append(self._indicator_row(item, bi, *found))
-                if item.signature is not None:
-                    new_bands.extend(
-                        {"indicator_id": found[0], "band": band, "band_hash": value}
-                        for band, value in enumerate(lsh_band_hashes(item.signature))
+                new_indicators.append(
+                    (
+                        found[0],
+                        entry.stix_id,
+                        item.kind,
+                        entry.blind_index,
+                        entry.value_ct,
+                        item.key_id,
+                        entry.signature_ct,
+                        now,
                     )
-                reason = "new"
+                )
+                if entry.band_hashes:
+                    new_bands.extend(
+                        (found[0], band, value) for band, value in enumerate(entry.band_hashes)
+                    )
+                reason, message = "new", "new indicator"
+            else:
+                reason, message = "report", "corroborates an indicator already in the exchange"
             report_id = next_report_id
             next_report_id += 1
-            new_reports.append(self._report_row(item, group_id, found[0], report_id))
-            reports[item.source_id] = _ExistingReport(
-                report_id, found[0], item.modified, False, group_id
-            )
-            self.source_map[item.source_id] = (found[1], report_id)
-            self._change(reason, group_id, indicator_id=found[0])
-            outcomes.append(
-                _ok(
-                    item,
-                    "new indicator"
-                    if reason == "new"
-                    else "corroborates an indicator already in the exchange",
+            details = entry.details_json
+            new_reports.append(
+                (
+                    report_id,
+                    found[0],
+                    reporter_bi,
+                    item.source_id,
+                    entry.modified_db,
+                    item.confidence,
+                    item.tlp,
+                    entry.group_id,
+                    entry.valid_from_db,
+                    entry.valid_until_db,
+                    item.revoked,
+                    item.anonymous,
+                    submission_id,
+                    now,
+                    now,
                 )
             )
+            new_details.append(
+                (details, f"reports.details:{report_id}") if details is not None else None
+            )
+            # No later object of this bundle has the same source id (validation refuses
+            # duplicate ids), so ``reports`` need not learn of this one.
+            self.source_map[item.source_id] = (found[1], report_id)
+            group_id = entry.group_id
+            # as _change() does, inline: this runs once per indicator
+            changes[("i", found[0], group_id)] = change(
+                reason, group_id is None, group_id, reporter_bi, found[0], None
+            )
+            outcomes.append(Outcome(item.index, item.source_id, entry.version, True, message))
 
-        for rows, model in (
-            (new_indicators, Indicator),
-            (new_reports, Report),
-            (new_bands, PromptBand),
-        ):
-            bulk.insert_rows(self.session, model.__table__, rows)
+        bulk.insert_tuples(self.session, "indicators", INDICATOR_COLUMNS, new_indicators)
+        sealed = iter(aead.encrypt_many(self._ring, [d for d in new_details if d is not None]))
+        rows = [
+            (*row, next(sealed) if details is not None else None)
+            for row, details in zip(new_reports, new_details, strict=True)
+        ]
+        bulk.insert_tuples(self.session, "reports", REPORT_COLUMNS, rows)
+        bulk.insert_tuples(self.session, "prompt_bands", BAND_COLUMNS, new_bands)
         return outcomes
 
     def _existing_indicators(self, bis: list[bytes]) -> dict[bytes, tuple[int, str]]:
@@ -223,27 +246,6 @@ class BundleWriter:
         return {
             row[0]: _ExistingReport(row[1], row[2], utc_from_db(row[3]), bool(row[4]), row[5])
             for row in rows
-        }
-
-    def _indicator_row(self, item: IndicatorIn, bi: bytes, row_id: int, stix_id: str) -> dict:
-        return {
-            "id": row_id,
-            "stix_id": stix_id,
-            "kind": item.kind,
-            "blind_index": bi,
-            "value_ct": aead.encrypt(
-                self._ring, item.value.encode(), f"indicators.value:{stix_id}"
-            ),
-            "consortium_key_id": item.key_id,
-            "signature_ct": (
-                self.cipher.encrypt(
-                    json.dumps(list(item.signature.values)).encode(),
-                    f"indicators.signature:{stix_id}",
-                )
-                if item.signature is not None
-                else None
-            ),
-            "created_at": self.now,
         }
 
     def ensure_reporter(self) -> None:
@@ -260,50 +262,22 @@ class BundleWriter:
             )
             self.session.flush()
 
-    def _report_row(
-        self, item: IndicatorIn, group_id: int | None, indicator_id: int, report_id: int
-    ) -> dict[str, Any]:
-        return {
-            "id": report_id,
-            "indicator_id": indicator_id,
-            "reporter_bi": self.reporter_bi,
-            "source_id": item.source_id,
-            "source_modified": item.modified,
-            "confidence": item.confidence,
-            "tlp": item.tlp,
-            "group_id": group_id,
-            "valid_from": item.valid_from,
-            "valid_until": item.valid_until,
-            "revoked": item.revoked,
-            "anonymous": item.anonymous,
-            "details_ct": self._details(item, report_id),
-            "submission_id": self.submission_id,
-            "created_at": self.now,
-            "updated_at": self.now,
-        }
-
-    def _details(self, item: IndicatorIn, report_id: int) -> bytes | None:
-        if not item.details:
-            return None
-        return aead.encrypt(self._ring, _compact_json(item.details), f"reports.details:{report_id}")
-
     def _update_report(
         self,
-        item: IndicatorIn,
-        group_id: int | None,
-        bi: bytes,
+        entry: PreparedIndicator,
         existing: _ExistingReport,
         canonical: dict[bytes, tuple[int, str]],
     ) -> Outcome:
+        item, group_id = entry.item, entry.group_id
         if item.modified == existing.source_modified:
-            return _ok(item, "unchanged: this version is already stored")
+            return _ok(entry, "unchanged: this version is already stored")
         if item.modified < existing.source_modified:
             return _ok(
-                item,
+                entry,
                 f"ignored: a newer version (modified {stix_timestamp(existing.source_modified)})"
                 " is already stored",
             )
-        found = canonical.get(bi)
+        found = canonical.get(entry.blind_index)
         if found is None or found[0] != existing.indicator_id:
             return _failed(
                 item.index,
@@ -326,7 +300,11 @@ class BundleWriter:
                 valid_until=item.valid_until,
                 revoked=item.revoked,
                 anonymous=item.anonymous,
-                details_ct=self._details(item, existing.id),
+                details_ct=(
+                    aead.encrypt(self._ring, entry.details_json, f"reports.details:{existing.id}")
+                    if entry.details_json is not None
+                    else None
+                ),
                 submission_id=self.submission_id,
                 updated_at=self.now,
             )
@@ -339,7 +317,7 @@ class BundleWriter:
         if old_group != group_id:
             # Readers who could see the old audience must learn that it changed too.
             self._change(reason, old_group, indicator_id=existing.indicator_id)
-        return _ok(item, "withdrawn (revoked)" if item.revoked else "updated")
+        return _ok(entry, "withdrawn (revoked)" if item.revoked else "updated")
 
     # ---- context objects -----------------------------------------------------------------
 
@@ -360,7 +338,7 @@ class BundleWriter:
         for item in items:
             try:
                 outcomes.append(self._write_context(item))
-            except _Fail as exc:
+            except RejectedHere as exc:
                 outcomes.append(_failed(item.index, item.stix_id, item.modified, exc.message))
         return outcomes
 
@@ -376,7 +354,7 @@ class BundleWriter:
         if existing is not None:
             row_id, owner, modified = existing
             if bytes(owner) != self.reporter_bi:
-                raise _Fail("this id belongs to an object another member submitted")
+                raise RejectedHere("this id belongs to an object another member submitted")
             if item.modified == modified:
                 return Outcome(item.index, item.stix_id, version, True, "unchanged")
             if item.modified < modified:
@@ -447,7 +425,7 @@ class BundleWriter:
             return ref
         mapped = self.source_map.get(ref)
         if mapped is None:
-            raise _Fail(
+            raise RejectedHere(
                 f"refers to {ref}, which is not an indicator you have submitted successfully"
             )
         return mapped[0]
@@ -481,14 +459,8 @@ def _refs(obj: dict[str, Any]) -> Iterator[str]:
             yield from (v for v in value if isinstance(v, str))
 
 
-class _Fail(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-def _ok(item: IndicatorIn, message: str) -> Outcome:
-    return Outcome(item.index, item.source_id, stix_timestamp(item.modified), True, message)
+def _ok(entry: PreparedIndicator, message: str) -> Outcome:
+    return Outcome(entry.item.index, entry.item.source_id, entry.version, True, message)
 
 
 def _failed(index: int, object_id: str | None, modified: datetime | None, message: str) -> Outcome:

@@ -55,3 +55,33 @@ def test_select_in_reads_in_chunks_and_finds_every_value(session: Session) -> No
     sql = "SELECT id FROM audit_log WHERE action = ? AND id IN ({})"
     found = bulk.select_in(session, sql, ids, before=("test.bulk",))
     assert sorted(row[0] for row in found) == ids
+
+
+def _tuple(entry_id: int, when: object) -> tuple[object, ...]:
+    row = _row(entry_id)
+    row["occurred_at"] = when
+    return tuple(row.values())
+
+
+@pytest.mark.parametrize("count", [1, 2 * bulk._ROWS_PER_STATEMENT + 37])
+def test_tuples_go_in_whole_even_past_a_multi_row_statements_end(
+    session: Session, count: int
+) -> None:
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    when = bulk.sqlite_datetime(WHEN) if sqlite else WHEN
+    ids = list(range(900_200, 900_200 + count))
+    bulk.insert_tuples(session, "audit_log", list(_row(0)), [_tuple(i, when) for i in ids])
+    stored = session.scalars(select(AuditEntry).where(AuditEntry.id >= 900_200)).all()
+    assert [(e.id, e.occurred_at, e.row_hash) for e in stored] == [
+        (i, WHEN, f"{i:064x}") for i in ids
+    ]
+
+
+def test_a_duplicate_inside_a_multi_row_insert_is_an_integrity_error(session: Session) -> None:
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    when = bulk.sqlite_datetime(WHEN) if sqlite else WHEN
+    rows = [_tuple(900_500 + i, when) for i in range(3 * bulk._ROWS_PER_STATEMENT)]
+    rows[150] = rows[20]
+    with pytest.raises(IntegrityError), session.begin_nested():
+        bulk.insert_tuples(session, "audit_log", list(_row(0)), rows)
+    assert session.scalar(select(AuditEntry.id).where(AuditEntry.id >= 900_500)) is None
