@@ -4,15 +4,15 @@
                                [--clients 1,2] [--save DIR] [--start-from DIR/store-N]
 
 One store grows through the checkpoints: it is filled in-process through the real ingest
-service (``submit_bundle``, 20,000-indicator bundles; its rate per segment is printed too, which
-is itself the in-process ingest rate as the store grows), and at each checkpoint gunicorn
+service (``submit_bundle``, 20,000-indicator bundles; its rate per segment is printed too,
+which is itself the in-process ingest rate as the store grows), and at each checkpoint gunicorn
 (2 workers) serves it on loopback while bundles of ``--size`` e-mail indicators are POSTed at
-0 %, 50 % and 100 % overlap with what is stored. Each request is timed end to end (JSON
-encoding, HTTP, validation, dedup, encryption, commit, the status response). With
-``--clients 2`` that many submitters (separate members, separate processes) each post
-``--bundles`` bundles one after another, all at once, and the figure is total indicators/s from
-the first request's start to the last one's end. The peer is ``stix2.parse`` of every object of the same
-bundle, single process, in the same run, so that the ratio holds on a noisy machine.
+0 %, 50 % and 100 % overlap with what is stored. Each request is timed end to end (JSON encoding,
+HTTP, validation, dedup, encryption, commit, the status response). With ``--clients 2`` that
+many submitters (separate members, separate processes) each post ``--bundles`` bundles one
+after another, all at once, and the figure is total indicators/s from the first request's start
+to the last one's end. The peer is ``stix2.parse`` of every object of the same bundle, single
+process, in the same run, so that the ratio holds on a noisy machine.
 ``--save DIR`` keeps a copy of the store at each checkpoint (DIR/store-N) and ``--start-from``
 measures from such a copy, so a 5-million store is built once and re-measured after changes.
 Target (issue 4): >= 20x the stix2.parse rate, and flat as the store grows to 5 million.

@@ -31,6 +31,7 @@ from .prompt import PromptSignature, encode_signature
 
 __all__ = [
     "EXTENSION_DEFINITIONS_BUNDLE_ID",
+    "PATTERN_RE",
     "InvalidPattern",
     "build_pattern",
     "corroboration_extension",
@@ -44,7 +45,7 @@ __all__ = [
 
 EXTENSION_DEFINITIONS_BUNDLE_ID = "bundle--cfef0df4-cdc1-48e3-beda-87c65ccf2d18"
 
-_PATTERN_RE = re.compile(
+PATTERN_RE = re.compile(
     r"\[hashed-identifier:kind = '([a-z]+)' AND hashed-identifier:value = '([^'\\]*)'\]"
 )
 
@@ -72,7 +73,7 @@ def parse_pattern(pattern: str) -> tuple[str, str]:
     """Return ``(kind, hash)`` from a pattern of exactly the :func:`build_pattern` shape."""
     if not isinstance(pattern, str):
         raise InvalidPattern("not a string")
-    m = _PATTERN_RE.fullmatch(pattern)
+    m = PATTERN_RE.fullmatch(pattern)
     if m is None:
         raise InvalidPattern(
             "expected [hashed-identifier:kind = '<kind>' AND hashed-identifier:value = '<hash>']"

@@ -33,9 +33,8 @@ def test_ciphertexts_sealed_in_a_batch_open_each_under_its_own_row_only():
     ring = generate_keyring()
     items = [(f"value {i}".encode(), f"indicators.value:row-{i}") for i in range(50)]
     blobs = aead.encrypt_many(ring, items)
-    assert [aead.decrypt(ring, blob, context) for blob, (_, context) in zip(blobs, items)] == [
-        plaintext for plaintext, _ in items
-    ]
+    opened = [aead.decrypt(ring, blob, ctx) for blob, (_, ctx) in zip(blobs, items, strict=True)]
+    assert opened == [plaintext for plaintext, _ in items]
     assert len({blob[2 + blob[1] : 2 + blob[1] + aead.NONCE_BYTES] for blob in blobs}) == 50
     with pytest.raises(aead.CiphertextError, match="moved from another row"):
         aead.decrypt(ring, blobs[0], items[1][1])

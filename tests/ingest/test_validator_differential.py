@@ -11,11 +11,22 @@ from __future__ import annotations
 import copy
 import uuid
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sharing.identifiers import TLP_MARKING_IDS
-from sharing.ingest.validate import VALID, fast_indicator_verdict, stix2_error, stix_error
+from sharing.ingest.validate import (
+    FUTURE_SKEW,
+    VALID,
+    Rejected,
+    check_indicator_fully,
+    fast_indicator_verdict,
+    one_pass_indicator,
+    stix2_error,
+    stix_error,
+)
+from sharing.models.base import utcnow
 from tests.stix_factories import make_indicator
 
 TIMESTAMPS = st.one_of(
@@ -31,6 +42,8 @@ TIMESTAMPS = st.one_of(
             "2026-01-01T24:00:00Z",
             "2026-01-01T00:00:00.1234567Z",
             "2026-01-01T00:00:00+00:00",
+            "2026-01-01T00:00:00Z\n",
+            "2026-01-01T00:00:00.5Z\n",
             "0000-01-01T00:00:00Z",
             "",
             "yesterday",
@@ -42,6 +55,7 @@ IDS = st.one_of(
     st.uuids(version=4).map(lambda u: f"indicator--{u}"),
     st.uuids().map(lambda u: f"indicator--{u}"),
     st.uuids(version=4).map(lambda u: f"indicator--{str(u).upper()}"),
+    st.uuids(version=4).map(lambda u: f"indicator--{u}\n"),
     st.uuids(version=4).map(lambda u: f"malware--{u}"),
     st.sampled_from(
         ["indicator--1", "indicator--", "", "indicator--zzzzzzzz-zzzz-4zzz-8zzz-zzzzzzzzzzzz"]
@@ -62,6 +76,7 @@ MARKINGS = st.lists(
         st.uuids().map(lambda u: f"marking-definition--{u}"),
         st.uuids(version=4).map(lambda u: f"identity--{u}"),
         st.just("marking-definition--bad"),
+        st.uuids(version=4).map(lambda u: f"marking-definition--{u}\n"),
     ),
     max_size=3,
 )
@@ -132,3 +147,101 @@ def test_the_fast_path_decides_the_common_shape_without_stix2():
         assert fast_indicator_verdict(obj) == VALID
         assert stix2_error(obj) is None
     assert fast_indicator_verdict(make_indicator("a prompt to copy", "prompt")) == VALID
+
+
+@st.composite
+def plain_indicators(draw):
+    """As ``indicators()``, but most without extensions: the shape the one-pass path takes."""
+    obj = draw(indicators())
+    if draw(st.integers(0, 3)):
+        obj.pop("extensions", None)
+    if draw(st.booleans()):
+        obj["labels"] = draw(st.lists(st.text(max_size=6), max_size=2))
+    return obj
+
+
+@settings(max_examples=2500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plain_indicators())
+def test_the_one_pass_path_builds_what_the_full_path_builds_or_leaves_it_alone(obj):
+    now = utcnow()
+    quick = one_pass_indicator(copy.deepcopy(obj), 7, now + FUTURE_SKEW)
+    if quick is None:
+        return
+    try:
+        full = check_indicator_fully(copy.deepcopy(obj), 7, now=now)
+    except Rejected as exc:
+        message = f"one pass accepted what the full path refuses: {exc.message}"
+        raise AssertionError(message) from None
+    assert quick == full
+
+
+def test_the_one_pass_path_takes_the_common_shapes():
+    now = utcnow()
+    for tlp in (None, *TLP_MARKING_IDS):
+        # (prompts carry a signature extension, which the full path reads)
+        for kind, raw in (("email", "common@evil.test"), ("phone", "+14155550123")):
+            obj = make_indicator(raw, kind, tlp=tlp, labels=["distillation"])
+            quick = one_pass_indicator(obj, 0, now + FUTURE_SKEW)
+            assert quick is not None, (tlp, kind)
+            assert quick == check_indicator_fully(obj, 0, now=now)
+
+
+def test_a_trailing_newline_in_an_id_or_timestamp_is_refused_like_stix2_does():
+    for name, suffix in (("id", "\n"), ("created", "\n")):
+        obj = make_indicator("newline@evil.test")
+        obj[name] += suffix
+        if name == "created":
+            obj["modified"] = obj["valid_from"] = obj["created"]
+        assert stix2_error(copy.deepcopy(obj)) is not None
+        assert fast_indicator_verdict(obj) != VALID
+        assert one_pass_indicator(obj, 0, utcnow() + FUTURE_SKEW) is None
+
+
+# What the full path refuses: the one-pass path must give up on each (and so say nothing).
+REFUSED = {
+    "modified before created": {"modified": "2020-01-01T00:00:00Z"},
+    "created in the future": {
+        "created": "2099-01-01T00:00:00Z",
+        "modified": "2099-01-01T00:00:00Z",
+    },
+    "valid_until not after valid_from": {"valid_until": "2020-01-01T00:00:00Z"},
+    "confidence 101": {"confidence": 101},
+    "confidence true": {"confidence": True},
+    "revoked null": {"revoked": None},
+    "name too long": {"name": "n" * 257},
+    "conflicting TLP markings": {
+        "object_marking_refs": [TLP_MARKING_IDS["green"], TLP_MARKING_IDS["red"]]
+    },
+    "pattern of an unknown kind": {
+        "pattern": "[hashed-identifier:kind = 'fax' AND hashed-identifier:value = 'x']"
+    },
+    "pattern_type sigma": {"pattern_type": "sigma"},
+    "spec_version 2.0": {"spec_version": "2.0"},
+}
+# What stix2 accepts in its own way (null as absent, a string as a one-item list...): the
+# one-pass path may leave these to the full path, but must not build anything else.
+LENIENT = {
+    "confidence null": {"confidence": None},
+    "name null": {"name": None},
+    "description null": {"description": None},
+    "labels empty": {"labels": []},
+    "labels with an empty string": {"labels": [""]},
+    "indicator_types not a list": {"indicator_types": "malicious-activity"},
+}
+
+
+@pytest.mark.parametrize("change", REFUSED.values(), ids=REFUSED.keys())
+def test_the_one_pass_path_leaves_every_refused_edge_to_the_full_path(change):
+    obj = {**make_indicator("edge@evil.test"), **change}
+    now = utcnow()
+    with pytest.raises(Rejected):
+        check_indicator_fully(copy.deepcopy(obj), 0, now=now)
+    assert one_pass_indicator(obj, 0, now + FUTURE_SKEW) is None
+
+
+@pytest.mark.parametrize("change", LENIENT.values(), ids=LENIENT.keys())
+def test_the_one_pass_path_builds_nothing_else_on_what_stix2_reads_leniently(change):
+    obj = {**make_indicator("edge@evil.test"), **change}
+    now = utcnow()
+    quick = one_pass_indicator(copy.deepcopy(obj), 0, now + FUTURE_SKEW)
+    assert quick is None or quick == check_indicator_fully(obj, 0, now=now)
