@@ -310,16 +310,9 @@ def check_indicator(obj: dict[str, Any], index: int, *, now: datetime) -> Indica
 # What the one-pass path handles: the required properties and the plain optional ones.
 # Extensions, references and the rarer properties take the full path.
 _REQUIRED_KEYS: Final = frozenset(_REQUIRED)
-_ONE_PASS_KEYS: Final = _REQUIRED_KEYS | {
-    "name",
-    "description",
-    "valid_until",
-    "confidence",
-    "revoked",
-    "labels",
-    "indicator_types",
-    "object_marking_refs",
-}
+_ONE_PASS_KEYS: Final = _REQUIRED_KEYS | (
+    _FAST_OPTIONAL - {"extensions", "created_by_ref", "pattern_version", "lang"}
+)
 _DETAIL_KEYS: Final = ("name", "description", "labels", "indicator_types")
 
 
