@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -47,16 +48,21 @@ _COLUMNS = (
 
 
 @contextmanager
-def queue(db: Database) -> Iterator[None]:
+def queue(db: Database, *, bulk: bool = False) -> Iterator[None]:
     """Wait for the writer ahead, then hold a place until the block ends (SQLite files only).
 
-    A bundle holds SQLite's write lock for its whole write phase, a large one for most of a
-    second. SQLite makes a second writer poll for it with sleeps that grow to 100 ms, so the
-    lock sat idle for up to that long after each bundle, and two submitters got little more
-    done than one. Here submitters queue on an exclusive ``flock`` of a file beside the
-    database, which the kernel hands over the moment its holder lets go, and then find the
-    write lock free. The kernel also releases it if its holder dies. Other writers (a match's
-    audit row, the portal) do not queue here; they wait in SQLite as before.
+    A bundle holds SQLite's write lock for its whole write phase, a large one for half a second.
+    SQLite makes a second writer poll for it with sleeps that grow to 100 ms, so the lock sat
+    idle for up to that long after each bundle, and a match waiting to append its audit row
+    lost to any submitter that retried first: with submitters queued, a match waited seconds.
+    Here bundle submitters and a match's audit append queue on an exclusive ``flock`` of a file
+    beside the database, which the kernel hands over the moment its holder lets go (the
+    waiters race for it), and then find the write lock free. The kernel also releases it if
+    its holder dies. Rarer writers (the portal, the CLI) wait in SQLite as before.
+
+    ``bulk`` writers (bundles) first pass a gate, a second lock, one at a time: when the
+    queue is let go, at most one bundle races the waiting matches for it, so a match waits
+    for a bundle or two, not for every bundle queued before it.
     """
     path = _lock_path(db)
     if path is None or fcntl is None:
@@ -64,13 +70,33 @@ def queue(db: Database) -> Iterator[None]:
         return
     descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        if bulk:
+            gate = os.open(path.with_name(path.name + "-gate"), os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(gate, fcntl.LOCK_EX)
+                fcntl.flock(descriptor, fcntl.LOCK_EX)
+            finally:
+                os.close(gate)
+        else:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
         yield
     finally:
         os.close(descriptor)  # closing releases the lock
 
 
+# Each database's queue file, worked out once: a match asks for it on every request.
+_LOCK_PATHS: WeakKeyDictionary[Database, Path | None] = WeakKeyDictionary()
+
+
 def _lock_path(db: Database) -> Path | None:
+    try:
+        return _LOCK_PATHS[db]
+    except KeyError:
+        path = _LOCK_PATHS[db] = _queue_file(db)
+        return path
+
+
+def _queue_file(db: Database) -> Path | None:
     url = db.engine.url
     if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
         return None

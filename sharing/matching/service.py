@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from sharing import audit, bulk
+from sharing import audit, bulk, ledger
 from sharing.accounts.principal import Principal
 from sharing.corroboration import Summary, summarise
 from sharing.crypto.cipher import FieldCipher
@@ -68,7 +68,8 @@ def match(rt: Runtime, principal: Principal, body: bytes) -> dict[str, Any]:
     # the summary re-checks visibility whatever the lookup saw, and the audit append is a
     # single INSERT that retries on a lost race (sharing.audit). SQLite: a read transaction
     # cannot safely become a write one, and holding the write lock through the lookups would
-    # serialise every match, so the audit row gets its own short write transaction.
+    # serialise every match, so the audit row gets its own short write transaction, queued
+    # with the bundle submitters (``ledger.queue``) so that it gets its turn between them.
     shared = rt.db.dialect == "postgresql"
     with rt.db.connect(autocommit=shared) as connection:
         hits = find_hits(connection, rt.cipher, request)
@@ -87,7 +88,7 @@ def match(rt: Runtime, principal: Principal, body: bytes) -> dict[str, Any]:
         if shared:
             _audit(connection, principal, len(results), matched)
     if not shared:
-        with rt.db.connect(write=True) as connection:
+        with ledger.queue(rt.db), rt.db.connect(write=True) as connection:
             _audit(connection, principal, len(results), matched)
     return {"results": results, "matched_count": matched, "checked_at": stix_timestamp(now)}
 
