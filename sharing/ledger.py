@@ -1,12 +1,13 @@
 """The write lock every change to indicators, reports and the feed log takes, and the log itself.
 
-Writers serialise on one lock for the few milliseconds their bundle's writes take: on SQLite the
-``BEGIN IMMEDIATE`` of a write transaction already does it; on PostgreSQL a transaction-scoped
-advisory lock does. Submitters of bundles on SQLite also queue on a file lock (:func:`queue`)
-before they begin, since SQLite's own wait wakes them late. Holding the lock, a writer numbers
-its feed-log rows after the last committed one and stamps them no earlier than the last
-``changed_at``, so readers paging by ``seq`` or by ``added_after`` never miss a row that commits
-late. Deduplication by blind index is race-free for the same reason.
+Writers serialise on one lock for as long as their writes take (half a second for 10,000 new
+indicators): on SQLite the ``BEGIN IMMEDIATE`` of a write transaction already does it; on
+PostgreSQL a transaction-scoped advisory lock does. On SQLite, bundle submitters and matches'
+audit appends also queue on a file lock (:func:`queue`) before they begin, since SQLite's own
+wait wakes them late. Holding the lock, a writer numbers its feed-log rows after the last
+committed one and stamps them no earlier than the last ``changed_at``, so readers paging by
+``seq`` or by ``added_after`` never miss a row that commits late. Deduplication by blind index
+is race-free for the same reason.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ _COLUMNS = (
 
 
 @contextmanager
-def queue(db: Database, *, bulk: bool = False) -> Iterator[None]:
+def queue(db: Database, *, bundle: bool = False) -> Iterator[None]:
     """Wait for the writer ahead, then hold a place until the block ends (SQLite files only).
 
     A bundle holds SQLite's write lock for its whole write phase, a large one for half a second.
@@ -60,9 +61,9 @@ def queue(db: Database, *, bulk: bool = False) -> Iterator[None]:
     waiters race for it), and then find the write lock free. The kernel also releases it if
     its holder dies. Rarer writers (the portal, the CLI) wait in SQLite as before.
 
-    ``bulk`` writers (bundles) first pass a gate, a second lock, one at a time: when the
-    queue is let go, at most one bundle races the waiting matches for it, so a match waits
-    for a bundle or two, not for every bundle queued before it.
+    ``bundle`` writers first pass a gate, a second lock, one at a time: when the queue is let
+    go, at most one bundle races the waiting matches for it, so a match waits for a bundle or
+    two, not for every bundle queued before it.
     """
     path = _lock_path(db)
     if path is None or fcntl is None:
@@ -70,7 +71,7 @@ def queue(db: Database, *, bulk: bool = False) -> Iterator[None]:
         return
     descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        if bulk:
+        if bundle:
             gate = os.open(path.with_name(path.name + "-gate"), os.O_RDWR | os.O_CREAT, 0o600)
             try:
                 fcntl.flock(gate, fcntl.LOCK_EX)

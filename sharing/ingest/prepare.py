@@ -11,6 +11,9 @@ Two consequences, both benign:
 
 - A new canonical id is drawn for every indicator, and dropped when dedup finds the value
   already stored; ids are random, so nothing is lost but the draw.
+- The reference checks read what is committed a moment before the write: a consortium key
+  retired, or a member removed from a group, in that moment counts as done just after the
+  bundle, as it would had the bundle arrived a second earlier.
 - Values are encrypted under the data key active when the bundle was prepared. If a rotation
   starts in the second before the bundle commits, its rows are under the old key, which is
   what a worker that has not yet re-read the key file does too; ``sharing.keyrotation``'s

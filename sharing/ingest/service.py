@@ -91,7 +91,7 @@ def submit_bundle(rt: Runtime, principal: Principal, body: bytes) -> StatusRepor
 
     for attempt in range(BUSY_RETRIES):
         try:
-            with ledger.queue(rt.db, bulk=True), rt.db.transaction(write=True) as session:
+            with ledger.queue(rt.db, bundle=True), rt.db.transaction(write=True) as session:
                 ledger.acquire(session)
                 writer = BundleWriter(
                     session, rt.cipher, principal, reporter_bi, report.id, now, reference

@@ -20,7 +20,7 @@ def test_a_match_waits_for_a_writer_in_the_queue_and_then_answers(exchange: Exch
     item = {"kind": "email", "value": h("email", "queued@evil.test")}
     answers: list[bool] = []
     asked = threading.Thread(target=lambda: answers.append(exchange.ask(bob, item)[0]["matched"]))
-    with ledger.queue(exchange.rt.db, bulk=True):
+    with ledger.queue(exchange.rt.db, bundle=True):
         asked.start()
         asked.join(0.5)
         assert asked.is_alive(), "the match appended its audit row past a writer in the queue"
