@@ -7,7 +7,7 @@ groups), each indicator's blind index, the canonical id it will get if it is new
 encryption of its value and prompt signature, and its timestamps in the driver's form. The
 writer then holds the lock only for the dedup lookups, the report rules and the inserts.
 
-Two consequences, both benign:
+Three consequences, all benign:
 
 - A new canonical id is drawn for every indicator, and dropped when dedup finds the value
   already stored; ids are random, so nothing is lost but the draw.
