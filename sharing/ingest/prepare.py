@@ -138,22 +138,31 @@ def prepare_indicators(
             failures.append(Outcome(item.index, item.source_id, version, False, exc.message))
             continue
         checked.append((item, group_id))
-    stix_ids = [f"indicator--{uuid}" for uuid in new_time_ordered_uuid4s(len(checked))]
+    # Blind-index order first, then ids minted ascending in that order: new rows then enter
+    # both unique indexes (blind index, STIX id) as one ascending run each, as pure appends
+    # on the STIX-id side since its ids begin with the clock.
+    keyed = sorted(
+        ((blind_index(item.kind, item.value), item, group_id) for item, group_id in checked),
+        key=_first,
+    )
+    stix_ids = sorted(f"indicator--{uuid}" for uuid in new_time_ordered_uuid4s(len(keyed)))
     value_cts = aead.encrypt_many(
         ring,
         [
             (item.value.encode(), f"indicators.value:{stix_id}")
-            for (item, _), stix_id in zip(checked, stix_ids, strict=True)
+            for (_, item, _), stix_id in zip(keyed, stix_ids, strict=True)
         ],
     )
     prepared: list[PreparedIndicator] = []
-    for (item, group_id), stix_id, value_ct in zip(checked, stix_ids, value_cts, strict=True):
+    for (index_value, item, group_id), stix_id, value_ct in zip(
+        keyed, stix_ids, value_cts, strict=True
+    ):
         signature = item.signature
         prepared.append(
             PreparedIndicator(
                 item,
                 group_id,
-                blind_index(item.kind, item.value),
+                index_value,
                 stix_id,
                 value_ct,
                 (
@@ -175,12 +184,11 @@ def prepare_indicators(
                 stix_timestamp(item.modified),
             )
         )
-    prepared.sort(key=_by_blind_index)
     return prepared, failures
 
 
-def _by_blind_index(entry: PreparedIndicator) -> bytes:
-    return entry.blind_index
+def _first(entry: tuple[bytes, IndicatorIn, int | None]) -> bytes:
+    return entry[0]
 
 
 def _same(value: datetime) -> datetime:

@@ -146,14 +146,11 @@ class BundleWriter:
         canonical = self._existing_indicators([entry.blind_index for entry in items])
         reports = self._existing_reports([entry.item.source_id for entry in items])
         next_id = (self.session.scalar(select(func.max(Indicator.id))) or 0) + 1
-        next_report_id = (self.session.scalar(select(func.max(Report.id))) or 0) + 1
         self.ensure_reporter()
         new_indicators: list[tuple[Any, ...]] = []
         new_bands: list[tuple[int, int, int]] = []
-        new_reports: list[tuple[Any, ...]] = []
-        # (plaintext, context) of each new report's details, None where it has none
-        new_details: list[tuple[bytes, str] | None] = []
-        now, reporter_bi, submission_id = self.now_db, self.reporter_bi, self.submission_id
+        new_reports: list[tuple[str, tuple[int, str], PreparedIndicator]] = []
+        now, reporter_bi = self.now_db, self.reporter_bi
         changes, change = self.changes, ledger.Change
 
         for entry in items:
@@ -190,15 +187,40 @@ class BundleWriter:
                 reason, message = "new", "new indicator"
             else:
                 reason, message = "report", "corroborates an indicator already in the exchange"
-            report_id = next_report_id
-            next_report_id += 1
-            details = entry.details_json
-            new_reports.append(
+            # The row itself waits for its id, which follows source-id order (below).
+            new_reports.append((item.source_id, found, entry))
+            group_id = entry.group_id
+            # as _change() does, inline: this runs once per indicator
+            changes[("i", found[0], group_id)] = change(
+                reason, group_id is None, group_id, reporter_bi, found[0], None
+            )
+            outcomes.append(Outcome(item.index, item.source_id, entry.version, True, message))
+
+        bulk.insert_tuples(self.session, "indicators", INDICATOR_COLUMNS, new_indicators)
+        bulk.insert_tuples(self.session, "reports", REPORT_COLUMNS, self._report_rows(new_reports))
+        bulk.insert_tuples(self.session, "prompt_bands", BAND_COLUMNS, new_bands)
+        return outcomes
+
+    def _report_rows(
+        self, new_reports: list[tuple[str, tuple[int, str], PreparedIndicator]]
+    ) -> list[tuple[Any, ...]]:
+        """Rows of this bundle's new reports, ids given in source-id order: the rows then enter
+        both the table and the unique ``(reporter, source id)`` index as ascending runs (member
+        ids are random, so in blind-index order that index took them at random places)."""
+        new_reports.sort(key=_first)
+        report_id = (self.session.scalar(select(func.max(Report.id))) or 0) + 1
+        now, reporter_bi, submission_id = self.now_db, self.reporter_bi, self.submission_id
+        rows: list[tuple[Any, ...]] = []
+        # (plaintext, context) of each report's details, None where it has none
+        details: list[tuple[bytes, str] | None] = []
+        for source_id, (indicator_id, stix_id), entry in new_reports:
+            item = entry.item
+            rows.append(
                 (
                     report_id,
-                    found[0],
+                    indicator_id,
                     reporter_bi,
-                    item.source_id,
+                    source_id,
                     entry.modified_db,
                     item.confidence,
                     item.tlp,
@@ -212,28 +234,20 @@ class BundleWriter:
                     now,
                 )
             )
-            new_details.append(
-                (details, f"reports.details:{report_id}") if details is not None else None
+            details.append(
+                (entry.details_json, f"reports.details:{report_id}")
+                if entry.details_json is not None
+                else None
             )
             # No later object of this bundle has the same source id (validation refuses
-            # duplicate ids), so ``reports`` need not learn of this one.
-            self.source_map[item.source_id] = (found[1], report_id)
-            group_id = entry.group_id
-            # as _change() does, inline: this runs once per indicator
-            changes[("i", found[0], group_id)] = change(
-                reason, group_id is None, group_id, reporter_bi, found[0], None
-            )
-            outcomes.append(Outcome(item.index, item.source_id, entry.version, True, message))
-
-        bulk.insert_tuples(self.session, "indicators", INDICATOR_COLUMNS, new_indicators)
-        sealed = iter(aead.encrypt_many(self._ring, [d for d in new_details if d is not None]))
-        rows = [
-            (*row, next(sealed) if details is not None else None)
-            for row, details in zip(new_reports, new_details, strict=True)
+            # duplicate ids), so the lookup of existing reports need not learn of this one.
+            self.source_map[source_id] = (stix_id, report_id)
+            report_id += 1
+        sealed = iter(aead.encrypt_many(self._ring, [d for d in details if d is not None]))
+        return [
+            (*row, next(sealed) if plain is not None else None)
+            for row, plain in zip(rows, details, strict=True)
         ]
-        bulk.insert_tuples(self.session, "reports", REPORT_COLUMNS, rows)
-        bulk.insert_tuples(self.session, "prompt_bands", BAND_COLUMNS, new_bands)
-        return outcomes
 
     def _existing_indicators(self, bis: list[bytes]) -> dict[bytes, tuple[int, str]]:
         rows = bulk.select_in(self.session, EXISTING_INDICATORS_SQL, sorted(set(bis)))
@@ -457,6 +471,10 @@ def _refs(obj: dict[str, Any]) -> Iterator[str]:
             yield value
         elif key.endswith("_refs") and isinstance(value, list):
             yield from (v for v in value if isinstance(v, str))
+
+
+def _first(row: tuple[Any, ...]) -> Any:
+    return row[0]
 
 
 def _ok(entry: PreparedIndicator, message: str) -> Outcome:
