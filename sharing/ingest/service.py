@@ -12,6 +12,7 @@ import gzip
 import json
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -76,18 +77,27 @@ def submit_bundle(rt: Runtime, principal: Principal, body: bytes) -> StatusRepor
     """Validate, deduplicate, encrypt and store one bundle; return its status resource."""
     principal.require_scope("write")
     bundle = parse_bundle(body, max_objects=rt.settings.max_objects_per_bundle)
-    now = utcnow()
-    indicators, contexts, failures = validate_objects(bundle["objects"], now)
-    report = StatusReport(str(uuid.uuid4()), now)
-    reporter_bi = reporter_index(rt.cipher, principal.org_id)
-    raw_ct = _provenance_copy(rt, report.id, body)
-    group_names = {o.sharing_group for o in [*indicators, *contexts] if o.sharing_group}
-    with rt.db.transaction() as session:
-        reference = ReferenceData.load(session, group_names)
-    prepared, rejected = prepare_indicators(
-        indicators, reference, principal, rt.cipher, sqlite=rt.db.engine.dialect.name == "sqlite"
-    )
-    failures += rejected
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="palisade-provenance") as side:
+        # zlib releases the GIL while it compresses, so the provenance copy is gzipped on
+        # another core while this one validates (~20 ms of a 10,000-indicator bundle).
+        gzipped = side.submit(_gzip_raw, rt, body)
+        now = utcnow()
+        indicators, contexts, failures = validate_objects(bundle["objects"], now)
+        report = StatusReport(str(uuid.uuid4()), now)
+        reporter_bi = reporter_index(rt.cipher, principal.org_id)
+        group_names = {o.sharing_group for o in [*indicators, *contexts] if o.sharing_group}
+        with rt.db.transaction() as session:
+            reference = ReferenceData.load(session, group_names)
+        prepared, rejected = prepare_indicators(
+            indicators,
+            reference,
+            principal,
+            rt.cipher,
+            sqlite=rt.db.engine.dialect.name == "sqlite",
+        )
+        failures += rejected
+        raw = gzipped.result()
+    raw_ct = rt.cipher.encrypt(raw, f"submissions.raw:{report.id}") if raw is not None else None
 
     for attempt in range(BUSY_RETRIES):
         try:
@@ -142,12 +152,12 @@ def _is_busy(exc: OperationalError) -> bool:
     return "database is locked" in text or "deadlock" in text or "could not serialize" in text
 
 
-def _provenance_copy(rt: Runtime, submission_id: str, body: bytes) -> bytes | None:
-    """The raw bundle, gzipped and encrypted for the submission row (None: retention is off)."""
+def _gzip_raw(rt: Runtime, body: bytes) -> bytes | None:
+    """The raw bundle gzipped for the provenance copy (None: retention is off). Runs in a side
+    thread: compression only, the encryption stays with the request's thread."""
     if rt.settings.raw_bundle_retention_days <= 0:
         return None
-    raw = gzip.compress(body, compresslevel=RAW_GZIP_LEVEL, mtime=0)
-    return rt.cipher.encrypt(raw, f"submissions.raw:{submission_id}")
+    return gzip.compress(body, compresslevel=RAW_GZIP_LEVEL, mtime=0)
 
 
 def _submission_row(
