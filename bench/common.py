@@ -88,6 +88,9 @@ class Instance:
         shutil.rmtree(self.folder, ignore_errors=True)
         if copy_of is not None:
             shutil.copytree(copy_of, self.folder)
+            # A 5M store is ~6 GB: let the kernel finish writing the copy back now, not
+            # during the first measured phase.
+            os.sync()
         else:
             self.folder.mkdir(parents=True)
         self.key_file = self.folder / "palisade-keys.json"
