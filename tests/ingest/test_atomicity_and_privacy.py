@@ -9,6 +9,7 @@ import json
 import pytest
 from sqlalchemy import select, text
 
+from sharing.ingest.service import GZIP_ASIDE_MIN_BYTES
 from sharing.ingest.writer import BundleWriter
 from sharing.models.audit import AuditEntry
 from sharing.models.context import ContextObject
@@ -92,15 +93,30 @@ def test_the_audit_log_records_a_submission_without_linking_it_to_its_contents(e
     assert report.id not in entry.target + entry.details
 
 
-def test_the_raw_bundle_is_kept_encrypted_for_provenance(exchange):
+@pytest.mark.parametrize("count", [1, 800], ids=["small", "gzipped-aside"])
+def test_the_raw_bundle_is_kept_encrypted_for_provenance(exchange, count):
     member = exchange.member("lab-a")
-    bundle = make_bundle(make_indicator("prov@evil.test"))
+    bundle = make_bundle(*(make_indicator(f"prov{i}@evil.test") for i in range(count)))
+    # 800 indicators take the side thread (sharing.ingest.service._gzipped_aside)
+    assert (len(body(bundle)) >= GZIP_ASIDE_MIN_BYTES) == (count > 1)
     report = exchange.submit(member, *bundle["objects"])
     row = exchange.session.get(Submission, report.id)
     raw = gzip.decompress(exchange.rt.cipher.decrypt(row.raw_ct, f"submissions.raw:{row.id}"))
     assert json.loads(raw)["objects"] == bundle["objects"]
     assert row.raw_expires_at is not None and row.raw_expires_at > row.received_at
     assert b"prov" not in bytes(row.raw_ct) and body(bundle)[:40] not in bytes(row.raw_ct)
+
+
+@pytest.mark.parametrize("count", [1, 800], ids=["small", "large"])
+def test_with_retention_off_no_raw_copy_is_kept(exchange, monkeypatch, count):
+    rt = exchange.rt
+    monkeypatch.setattr(rt, "settings", rt.settings.replace(raw_bundle_retention_days=0))
+    member = exchange.member("lab-a")
+    objects = [make_indicator(f"noraw{i}@evil.test") for i in range(count)]
+    report = exchange.submit(member, *objects)
+    row = exchange.session.get(Submission, report.id)
+    assert row.success_count == count
+    assert row.raw_ct is None and row.raw_expires_at is None
 
 
 def test_raw_bundles_past_their_retention_are_dropped_by_the_next_submission(exchange):
