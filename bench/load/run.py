@@ -121,7 +121,10 @@ def client(
                     op = "submit"
                     raws = [f"{uuid.uuid4()}@new.test" for _ in range(args.bundle_size)]
                     data = body(make_bundle(*[make_indicator(r) for r in raws]))
-                    answer = session.post(
+                    # A fresh connection: building a large bundle here can take longer than
+                    # gunicorn's 2 s keep-alive, and a POST sent on a connection the server is
+                    # closing fails without a response (requests retries no POST).
+                    answer = requests.post(
                         url + "/api/v1/bundles",
                         data=data,
                         headers={**auth, "Content-Type": STIX},
