@@ -93,7 +93,7 @@ def test_the_audit_log_records_a_submission_without_linking_it_to_its_contents(e
     assert report.id not in entry.target + entry.details
 
 
-@pytest.mark.parametrize("count", [1, 800], ids=["small", "gzipped-aside"])
+@pytest.mark.parametrize("count", [1, 800], ids=["small", "large"])
 def test_the_raw_bundle_is_kept_encrypted_for_provenance(exchange, count):
     member = exchange.member("lab-a")
     bundle = make_bundle(*(make_indicator(f"prov{i}@evil.test") for i in range(count)))

@@ -115,8 +115,8 @@ def test_a_relationship_to_an_indicator_never_accepted_fails_alone(exchange):
 
 def test_a_bundles_new_rows_enter_each_unique_index_as_one_ascending_run(exchange):
     # Ingest speed at millions of rows rests on this: ids follow the order of the unique
-    # indexes, so a bundle appends instead of landing on random pages (sharing.ingest.prepare,
-    # BundleWriter._report_rows). Source ids are given out of order on purpose.
+    # indexes, so a bundle enters each as one sorted run instead of at random places
+    # (sharing.ingest.prepare, BundleWriter._report_rows). Source ids come out of order.
     a = exchange.member("lab-a")
     objects = [make_indicator(f"run{i}@evil.test") for i in range(40)]
     objects.sort(key=lambda o: o["id"], reverse=True)
