@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -143,7 +144,7 @@ def prepare_indicators(
     # on the STIX-id side since its ids begin with the clock.
     keyed = sorted(
         ((blind_index(item.kind, item.value), item, group_id) for item, group_id in checked),
-        key=_first,
+        key=itemgetter(0),
     )
     stix_ids = sorted(f"indicator--{uuid}" for uuid in new_time_ordered_uuid4s(len(keyed)))
     value_cts = aead.encrypt_many(
@@ -185,10 +186,6 @@ def prepare_indicators(
             )
         )
     return prepared, failures
-
-
-def _first(entry: tuple[bytes, IndicatorIn, int | None]) -> bytes:
-    return entry[0]
 
 
 def _same(value: datetime) -> datetime:

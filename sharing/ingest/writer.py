@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -207,7 +208,7 @@ class BundleWriter:
         """Rows of this bundle's new reports, ids given in source-id order: the rows then enter
         both the table and the unique ``(reporter, source id)`` index as ascending runs (member
         ids are random, so in blind-index order that index took them at random places)."""
-        new_reports.sort(key=_first)
+        new_reports.sort(key=itemgetter(0))
         report_id = (self.session.scalar(select(func.max(Report.id))) or 0) + 1
         now, reporter_bi, submission_id = self.now_db, self.reporter_bi, self.submission_id
         rows: list[tuple[Any, ...]] = []
@@ -471,10 +472,6 @@ def _refs(obj: dict[str, Any]) -> Iterator[str]:
             yield value
         elif key.endswith("_refs") and isinstance(value, list):
             yield from (v for v in value if isinstance(v, str))
-
-
-def _first(row: tuple[Any, ...]) -> Any:
-    return row[0]
 
 
 def _ok(entry: PreparedIndicator, message: str) -> Outcome:
