@@ -58,7 +58,7 @@ _nonces = _NoncePool()
 def encrypt(keyring: KeyRing, plaintext: bytes, context: str) -> bytes:
     """Encrypt under the active key; ``context`` is e.g. ``"users.email:<row id>"``."""
     key_id = keyring.active_id
-    header = bytes([FORMAT_VERSION, len(key_id)]) + key_id.encode()
+    header = _header(key_id)
     nonce = _nonces.take()
     sealed = keyring.aead(key_id).encrypt(nonce, plaintext, associated_data(context))
     return header + nonce + sealed
@@ -68,14 +68,18 @@ def encrypt_many(keyring: KeyRing, items: list[tuple[bytes, str]]) -> list[bytes
     """:func:`encrypt` for many ``(plaintext, context)`` pairs: one key lookup, one header and
     one draw of nonces for all of them (a bundle encrypts one value per new indicator)."""
     key_id = keyring.active_id
-    header = bytes([FORMAT_VERSION, len(key_id)]) + key_id.encode()
+    header = _header(key_id)
     seal = keyring.aead(key_id).encrypt
     nonces = os.urandom(NONCE_BYTES * len(items))
     out = []
     for offset, (plaintext, context) in zip(range(0, len(nonces), NONCE_BYTES), items, strict=True):
         nonce = nonces[offset : offset + NONCE_BYTES]
-        out.append(header + nonce + seal(nonce, plaintext, _AD_PREFIX + context.encode()))
+        out.append(header + nonce + seal(nonce, plaintext, associated_data(context)))
     return out
+
+
+def _header(key_id: str) -> bytes:
+    return bytes([FORMAT_VERSION, len(key_id)]) + key_id.encode()
 
 
 def key_id_of(blob: bytes) -> str:
