@@ -73,10 +73,14 @@ def insert_tuples(
     if not rows:
         return
     connection = core(executor)
-    width = len(columns)
-    one = "(" + ", ".join("?" for _ in range(width)) + ")"
+    sqlite = connection.dialect.name == "sqlite"
+    marks = ["?"] * len(columns)
+    if sqlite:
+        rows, marks = _nulls_inline(rows, marks)
+    width = marks.count("?")
+    one = "(" + ", ".join(marks) + ")"
     head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "  # noqa: S608
-    if connection.dialect.name != "sqlite" or len(rows) < 2 * _ROWS_PER_STATEMENT:
+    if not sqlite or len(rows) < 2 * _ROWS_PER_STATEMENT:
         _run(connection, head + one, rows, many=True)
         return
     per = _ROWS_PER_STATEMENT
@@ -91,6 +95,26 @@ def insert_tuples(
     )
     if whole < len(rows):
         _run(connection, head + one, rows[whole:], many=True)
+
+
+def _nulls_inline(
+    rows: Sequence[Sequence[Any]], marks: list[str]
+) -> tuple[Sequence[Sequence[Any]], list[str]]:
+    """Columns that are None in every row become ``NULL`` in the statement text. The sqlite3
+    module binds None (like bool and bytes) only after a failed adapter lookup, ~0.5 µs a
+    value: at 10,000 rows ~5 ms a column, against ~1 ms to drop the column from the rows."""
+    empty = [i for i in range(len(marks)) if all(row[i] is None for row in rows)]
+    if not empty:
+        return rows, marks
+    for i in empty:
+        marks[i] = "NULL"
+    kept = [i for i in range(len(marks)) if marks[i] == "?"]
+    if not kept:
+        return [() for _ in rows], marks
+    pick = itemgetter(*kept)
+    if len(kept) == 1:
+        return [(pick(row),) for row in rows], marks
+    return [pick(row) for row in rows], marks
 
 
 def fetch_all(
@@ -157,6 +181,13 @@ def _postgres_placeholders(sql: str) -> str:
 def sqlite_datetime(value: datetime) -> str:
     """UTCDateTime's SQLite storage form; a bundle's rows share few distinct values."""
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def sqlite_blobs(values: set[bytes | None]) -> dict[bytes | None, bytearray | None]:
+    """Each of a few distinct byte strings as the bytearray the sqlite3 module binds directly
+    (it binds ``bytes`` only after an adapter lookup, ~0.5 µs a value; SQLite stores the
+    same blob either way). For a value repeated on every row of a bulk insert."""
+    return {value: None if value is None else bytearray(value) for value in values}
 
 
 def _sqlite_datetimes(row: tuple[Any, ...], positions: list[int]) -> tuple[Any, ...]:

@@ -64,17 +64,22 @@ def encrypt(keyring: KeyRing, plaintext: bytes, context: str) -> bytes:
     return header + nonce + sealed
 
 
-def encrypt_many(keyring: KeyRing, items: list[tuple[bytes, str]]) -> list[bytes]:
+def encrypt_many(keyring: KeyRing, items: list[tuple[bytes, str]]) -> list[bytearray]:
     """:func:`encrypt` for many ``(plaintext, context)`` pairs: one key lookup, one header and
-    one draw of nonces for all of them (a bundle encrypts one value per new indicator)."""
+    one draw of nonces for all of them (a bundle encrypts one value per new indicator).
+
+    Bytearrays, for bulk inserts: the sqlite3 module binds a bytearray directly but ``bytes``
+    only after an adapter lookup (~0.5 µs a value; the join costs ~0.05 µs more than ``+``),
+    and SQLite and psycopg store both as the same blob."""
     key_id = keyring.active_id
     header = _header(key_id)
     seal = keyring.aead(key_id).encrypt
     nonces = os.urandom(NONCE_BYTES * len(items))
+    join = bytearray().join
     out = []
     for offset, (plaintext, context) in zip(range(0, len(nonces), NONCE_BYTES), items, strict=True):
         nonce = nonces[offset : offset + NONCE_BYTES]
-        out.append(header + nonce + seal(nonce, plaintext, associated_data(context)))
+        out.append(join((header, nonce, seal(nonce, plaintext, associated_data(context)))))
     return out
 
 

@@ -106,6 +106,10 @@ class BundleWriter:
         self.now = now
         sqlite = session.get_bind().dialect.name == "sqlite"
         self.now_db = bulk.sqlite_datetime(now) if sqlite else now
+        # Row values in the form the driver binds fastest: on SQLite, flags as 1/0 and the
+        # member's pseudonym as a bytearray (``bulk.sqlite_blobs``); stored the same.
+        self._flags: tuple[Any, Any] = (0, 1) if sqlite else (False, True)
+        self._reporter_bi_db = bytearray(reporter_bi) if sqlite else reporter_bi
         self.reference = reference
         self.changes: dict[tuple[str, int, int | None], ledger.Change] = {}
         # member's indicator id -> (canonical STIX id, report id), for re-pointing context
@@ -174,7 +178,7 @@ class BundleWriter:
                         found[0],
                         entry.stix_id,
                         item.kind,
-                        entry.blind_index,
+                        bytearray(entry.blind_index),  # as encrypt_many's, for the driver
                         entry.value_ct,
                         item.key_id,
                         entry.signature_ct,
@@ -210,7 +214,8 @@ class BundleWriter:
         ids are random, so in blind-index order that index took them at random places)."""
         new_reports.sort(key=itemgetter(0))
         report_id = (self.session.scalar(select(func.max(Report.id))) or 0) + 1
-        now, reporter_bi, submission_id = self.now_db, self.reporter_bi, self.submission_id
+        now, reporter_bi, submission_id = self.now_db, self._reporter_bi_db, self.submission_id
+        flags = self._flags
         rows: list[tuple[Any, ...]] = []
         # (plaintext, context) of each report's details, None where it has none
         details: list[tuple[bytes, str] | None] = []
@@ -228,8 +233,8 @@ class BundleWriter:
                     entry.group_id,
                     entry.valid_from_db,
                     entry.valid_until_db,
-                    item.revoked,
-                    item.anonymous,
+                    flags[item.revoked],
+                    flags[item.anonymous],
                     submission_id,
                     now,
                     now,

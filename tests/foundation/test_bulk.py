@@ -85,3 +85,37 @@ def test_a_duplicate_inside_a_multi_row_insert_is_an_integrity_error(session: Se
     with pytest.raises(IntegrityError), session.begin_nested():
         bulk.insert_tuples(session, "audit_log", list(_row(0)), rows)
     assert session.scalar(select(AuditEntry.id).where(AuditEntry.id >= 900_500)) is None
+
+
+def test_a_column_null_in_every_row_and_a_column_null_in_some_both_read_back_exactly(
+    session: Session,
+) -> None:
+    # On SQLite a column that is None in every row is written as a NULL literal, not bound:
+    # the stored rows must not tell the difference, whatever the other columns hold.
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    when = bulk.sqlite_datetime(WHEN) if sqlite else WHEN
+    count = 2 * bulk._ROWS_PER_STATEMENT + 3
+    all_null = list(range(900_700, 900_700 + count))  # actor_org_id: None in every row
+    some_null = list(range(901_700, 901_700 + count))  # ... and 42 in one of them
+    rows = [_tuple(i, when) for i in some_null]
+    rows[7] = (*rows[7][:3], 42, *rows[7][4:])
+    columns = list(_row(0))
+    bulk.insert_tuples(session, "audit_log", columns, [_tuple(i, when) for i in all_null])
+    bulk.insert_tuples(session, "audit_log", columns, rows)
+    stored = session.execute(
+        select(AuditEntry.id, AuditEntry.actor_org_id, AuditEntry.occurred_at, AuditEntry.action)
+        .where(AuditEntry.id >= 900_700)
+        .order_by(AuditEntry.id)
+    ).all()
+    expected = [(i, None, WHEN, "test.bulk") for i in all_null]
+    expected += [(i, 42 if n == 7 else None, WHEN, "test.bulk") for n, i in enumerate(some_null)]
+    assert [tuple(row) for row in stored] == expected
+
+
+def test_only_columns_null_in_every_row_leave_the_bound_values() -> None:
+    assert bulk._nulls_inline([(None, 1), (None, 2)], ["?", "?"]) == ([(1,), (2,)], ["NULL", "?"])
+    assert bulk._nulls_inline([(None, 1), (3, None)], ["?", "?"]) == (
+        [(None, 1), (3, None)],
+        ["?", "?"],
+    )
+    assert bulk._nulls_inline([(None,), (None,)], ["?"]) == ([(), ()], ["NULL"])
