@@ -23,7 +23,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from sharing import audit, ledger
+from sharing import audit, collector, ledger
 from sharing.accounts.principal import Principal
 from sharing.errors import Busy, NotFound
 from sharing.ingest.bundle import parse_bundle
@@ -79,6 +79,13 @@ def validate_objects(
 def submit_bundle(rt: Runtime, principal: Principal, body: bytes) -> StatusReport:
     """Validate, deduplicate, encrypt and store one bundle; return its status resource."""
     principal.require_scope("write")
+    # A bundle's objects are freed by reference counting; collecting while they pile up
+    # only walks them (``sharing.collector``).
+    with collector.paused():
+        return _submit(rt, principal, body)
+
+
+def _submit(rt: Runtime, principal: Principal, body: bytes) -> StatusReport:
     bundle = parse_bundle(body, max_objects=rt.settings.max_objects_per_bundle)
     with _gzipped_aside(rt, body) as gzipped:
         now = utcnow()

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import gc
+import sys
+
 from sqlalchemy import select
 
+from sharing.ingest import service
 from sharing.models.indicators import Indicator, Report
-from tests.stix_factories import make_campaign, make_indicator, make_relationship, ts
+from tests.stix_factories import (
+    body,
+    make_bundle,
+    make_campaign,
+    make_indicator,
+    make_relationship,
+    ts,
+)
 
 
 def test_three_members_reporting_overlapping_values_make_one_indicator_per_value(exchange):
@@ -129,3 +140,35 @@ def test_a_bundles_new_rows_enter_each_unique_index_as_one_ascending_run(exchang
     assert [row.stix_id for row in indicators] == sorted(row.stix_id for row in indicators)
     source_ids = exchange.session.scalars(select(Report.source_id).order_by(Report.id)).all()
     assert source_ids == sorted(o["id"] for o in objects)
+
+
+def test_a_large_bundle_is_processed_without_a_cyclic_collection(exchange):
+    # ~2,000 objects allocate far past the collector's first threshold (700); its objects are
+    # freed by reference counting, so a collection would only walk them (sharing.collector).
+    # The collection they made due runs once the bundle is done, outside its processing.
+    a = exchange.member("lab-a")
+    raw = body(make_bundle(*[make_indicator(f"gc{i}@evil.test") for i in range(2_000)]))
+    during: list[int] = []
+    after: list[int] = []
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase != "start":
+            return
+        frame = sys._getframe(1)
+        while frame is not None and frame.f_code is not service._submit.__code__:
+            frame = frame.f_back
+        (during if frame is not None else after).append(info["generation"])
+
+    was_enabled = gc.isenabled()
+    gc.enable()
+    gc.collect()  # not the collection building the bundle made due
+    gc.callbacks.append(count)
+    try:
+        report = service.submit_bundle(exchange.rt, a.principal, raw)
+        enabled_after = gc.isenabled()
+    finally:
+        gc.callbacks.remove(count)
+        (gc.enable if was_enabled else gc.disable)()
+    assert len(report.successes) == 2_000
+    assert during == []
+    assert after and enabled_after

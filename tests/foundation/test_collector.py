@@ -1,0 +1,63 @@
+"""``sharing.collector.paused``: is the cyclic collector off for exactly as long as some bundle
+of the process is being processed, and left as it was found?"""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from sharing import collector
+
+
+@pytest.fixture(autouse=True)
+def _collector_restored() -> Iterator[None]:
+    was = gc.isenabled()
+    yield
+    (gc.enable if was else gc.disable)()
+
+
+def test_the_collector_is_off_inside_and_on_again_after() -> None:
+    gc.enable()
+    with collector.paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_it_comes_back_on_after_an_exception_too() -> None:
+    gc.enable()
+    with pytest.raises(RuntimeError), collector.paused():
+        raise RuntimeError("bundle failed")
+    assert gc.isenabled()
+
+
+def test_a_collector_that_was_off_stays_off() -> None:
+    gc.disable()
+    with collector.paused():
+        pass
+    assert not gc.isenabled()
+
+
+def test_overlapping_pauses_in_two_threads_end_with_the_last() -> None:
+    gc.enable()
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    seen: dict[str, bool] = {}
+
+    def second() -> None:
+        first_in.wait()
+        with collector.paused():
+            second_in.set()
+            first_out.wait()
+            seen["after the first ended"] = gc.isenabled()
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    with collector.paused():
+        first_in.set()
+        second_in.wait()
+    first_out.set()
+    thread.join()
+    assert seen == {"after the first ended": False}
+    assert gc.isenabled()
