@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
+from itertools import chain
 from operator import itemgetter
 from typing import Any
 
@@ -74,47 +75,47 @@ def insert_tuples(
         return
     connection = core(executor)
     sqlite = connection.dialect.name == "sqlite"
-    marks = ["?"] * len(columns)
-    if sqlite:
-        rows, marks = _nulls_inline(rows, marks)
-    width = marks.count("?")
+    empty = _null_throughout(rows) if sqlite else set()
+    if len(empty) == len(columns):
+        empty = set()  # a row must bind something for the multi-row statements' arithmetic
+    marks = ["NULL" if i in empty else "?" for i in range(len(columns))]
+    kept = [i for i, mark in enumerate(marks) if mark == "?"]
     one = "(" + ", ".join(marks) + ")"
     head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "  # noqa: S608
-    if not sqlite or len(rows) < 2 * _ROWS_PER_STATEMENT:
-        _run(connection, head + one, rows, many=True)
-        return
     per = _ROWS_PER_STATEMENT
-    whole = len(rows) - len(rows) % per
-    flat = [value for row in rows[:whole] for value in row]
-    step = per * width
-    _run(
-        connection,
-        head + ", ".join(one for _ in range(per)),
-        [flat[start : start + step] for start in range(0, len(flat), step)],
-        many=True,
-    )
+    whole = len(rows) - len(rows) % per if sqlite and len(rows) >= 2 * per else 0
+    if whole:
+        # chain() and map() flatten in C, ~3 ms for 10,000 rows of 16 columns.
+        if not empty:
+            flat = list(chain.from_iterable(rows[:whole]))
+        elif len(kept) == 1:
+            flat = list(map(itemgetter(kept[0]), rows[:whole]))
+        else:
+            flat = list(chain.from_iterable(map(itemgetter(*kept), rows[:whole])))
+        step = per * len(kept)
+        _run(
+            connection,
+            head + ", ".join(one for _ in range(per)),
+            [flat[start : start + step] for start in range(0, len(flat), step)],
+            many=True,
+        )
     if whole < len(rows):
-        _run(connection, head + one, rows[whole:], many=True)
+        rest = rows[whole:]
+        if empty:
+            rest = [tuple(row[i] for i in kept) for row in rest]
+        _run(connection, head + one, rest, many=True)
 
 
-def _nulls_inline(
-    rows: Sequence[Sequence[Any]], marks: list[str]
-) -> tuple[Sequence[Sequence[Any]], list[str]]:
-    """Columns that are None in every row become ``NULL`` in the statement text. The sqlite3
-    module binds None (like bool and bytes) only after a failed adapter lookup, ~0.5 µs a
-    value: at 10,000 rows ~5 ms a column, against ~1 ms to drop the column from the rows."""
-    empty = [i for i in range(len(marks)) if all(row[i] is None for row in rows)]
-    if not empty:
-        return rows, marks
-    for i in empty:
-        marks[i] = "NULL"
-    kept = [i for i in range(len(marks)) if marks[i] == "?"]
-    if not kept:
-        return [() for _ in rows], marks
-    pick = itemgetter(*kept)
-    if len(kept) == 1:
-        return [(pick(row),) for row in rows], marks
-    return [pick(row) for row in rows], marks
+def _null_throughout(rows: Sequence[Sequence[Any]]) -> set[int]:
+    """Positions that are None in every row, which ``insert_tuples`` writes as ``NULL`` in the
+    statement text on SQLite. The sqlite3 module binds None (like bool and bytes) only after a
+    failed adapter lookup, ~0.5 µs a value: ~5 ms a column at 10,000 rows, against ~0.2 ms
+    to find the column (map() and count() scan in C)."""
+    return {
+        i
+        for i, value in enumerate(rows[0])
+        if value is None and list(map(itemgetter(i), rows)).count(None) == len(rows)
+    }
 
 
 def fetch_all(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -112,10 +112,19 @@ def test_a_column_null_in_every_row_and_a_column_null_in_some_both_read_back_exa
     assert [tuple(row) for row in stored] == expected
 
 
-def test_only_columns_null_in_every_row_leave_the_bound_values() -> None:
-    assert bulk._nulls_inline([(None, 1), (None, 2)], ["?", "?"]) == ([(1,), (2,)], ["NULL", "?"])
-    assert bulk._nulls_inline([(None, 1), (3, None)], ["?", "?"]) == (
-        [(None, 1), (3, None)],
-        ["?", "?"],
-    )
-    assert bulk._nulls_inline([(None,), (None,)], ["?"]) == ([(), ()], ["NULL"])
+def test_only_columns_null_in_every_row_count_as_null_throughout() -> None:
+    assert bulk._null_throughout([(None, 1, None), (None, 2, 3)]) == {0}
+    assert bulk._null_throughout([(None, 1), (3, None)]) == set()
+    assert bulk._null_throughout([(None,), (None,)]) == {0}
+
+
+@pytest.mark.parametrize("count", [3, 2 * bulk._ROWS_PER_STATEMENT + 3])
+def test_rows_of_nothing_but_nulls_go_in_as_nulls(session: Session, count: int) -> None:
+    # No bound value left in a row: the multi-row path must still insert every row.
+    session.execute(text("CREATE TEMPORARY TABLE nothing_but (a INTEGER, b TEXT)"))
+    try:
+        bulk.insert_tuples(session, "nothing_but", ["a", "b"], [(None, None)] * count)
+        stored = session.execute(text("SELECT a, b FROM nothing_but")).all()
+    finally:
+        session.execute(text("DROP TABLE nothing_but"))
+    assert [tuple(row) for row in stored] == [(None, None)] * count
