@@ -202,7 +202,7 @@ def main() -> None:
         "--checkpoints", "--store", default="0", help="comma-separated store sizes to measure at"
     )
     parser.add_argument("--size", type=int, default=10_000, help="indicators per bundle")
-    parser.add_argument("--bundles", type=int, default=3, help="bundles per overlap level")
+    parser.add_argument("--bundles", type=int, default=5, help="bundles per overlap level")
     parser.add_argument("--clients", default="1", help="comma-separated concurrent submitters")
     parser.add_argument("--save", type=Path, help="keep a copy of the store at each checkpoint")
     parser.add_argument("--start-from", type=Path, help="a copy saved by --save to start from")
