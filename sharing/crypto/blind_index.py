@@ -18,6 +18,9 @@ from __future__ import annotations
 import hmac
 from hashlib import sha256
 
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.hmac import HMAC
+
 BLIND_INDEX_BYTES = 16
 # 5 hex digits = 20 bits, stored as 3 bytes with the low nibble zero.
 PREFIX_HEX_DIGITS = 5
@@ -47,15 +50,20 @@ def prefix_range(hex_prefix: str) -> tuple[bytes, bytes | None]:
 
 
 class BlindIndexer:
-    """Reuses one keyed HMAC state; ``copy()`` skips re-keying on the hot ingest/match path."""
+    """Reuses one keyed HMAC state; ``copy()`` skips re-keying on the hot ingest/match path.
+
+    cryptography's HMAC, not the standard library's: the same MAC (:func:`blind_index` is the
+    reference, and tests hold the two equal), but copy, update and finalize cost ~0.85 µs
+    against ~1.5 µs through ``hmac.HMAC``'s Python wrapper, ~7 ms of a 10,000-indicator
+    bundle."""
 
     def __init__(self, key: bytes) -> None:
-        self._base = hmac.new(key, digestmod=sha256)
+        self._base = HMAC(key, SHA256())
 
     def __call__(self, kind: str, value: str) -> bytes:
         mac = self._base.copy()
         mac.update(kind.encode() + b"\x1f" + value.encode())
-        return mac.digest()[:BLIND_INDEX_BYTES]
+        return mac.finalize()[:BLIND_INDEX_BYTES]
 
     def indicator(self, kind: str, value: str) -> bytes:
         """An indicator's blind index: hash prefix, then the MAC (see the module docstring)."""

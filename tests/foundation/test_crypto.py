@@ -105,6 +105,16 @@ def test_blind_index_is_stable_keyed_and_kind_separated():
     assert first != blind_index(key, "handle", "a@example.org")
 
 
+def test_the_reusable_indexer_gives_the_reference_blind_index_for_any_key_and_value():
+    # BlindIndexer runs cryptography's HMAC, blind_index the standard library's: one MAC.
+    for n in range(200):
+        key = os.urandom(32)
+        value = f"sha256:k{n}:{os.urandom(32).hex()}" if n % 2 else f"ü{n}@exämple.org"
+        indexer = BlindIndexer(key)
+        assert indexer("email", value) == blind_index(key, "email", value)
+        assert indexer("email", value) == indexer("email", value)  # the base state is reused
+
+
 def test_key_file_is_created_with_mode_0600_and_round_trips(tmp_path):
     path = tmp_path / "keys.json"
     ring = generate_keyring()
