@@ -112,10 +112,38 @@ def test_a_column_null_in_every_row_and_a_column_null_in_some_both_read_back_exa
     assert [tuple(row) for row in stored] == expected
 
 
-def test_only_columns_null_in_every_row_count_as_null_throughout() -> None:
-    assert bulk._null_throughout([(None, 1, None), (None, 2, 3)]) == {0}
-    assert bulk._null_throughout([(None, 1), (3, None)]) == set()
-    assert bulk._null_throughout([(None,), (None,)]) == {0}
+def test_only_the_same_object_in_every_row_counts_as_shared() -> None:
+    clock, other = "2026-11-28 10:00:00.000000", "2026-11-28 10:00:00.00000"
+    equal_copy = other + "0"  # equal to clock, but another object
+    assert bulk._shared_throughout([(None, 1, clock), (None, 2, clock)]) == (0, 2)
+    assert bulk._shared_throughout([(None, 1, clock), (3, 1, equal_copy)]) == (1,)
+
+
+@pytest.mark.parametrize("count", [2 * bulk._ROWS_PER_STATEMENT + 3, 5 * bulk._ROWS_PER_STATEMENT])
+def test_shared_and_varying_columns_read_back_row_by_row_with_their_types(
+    session: Session, count: int
+) -> None:
+    # Shared columns are bound once per statement; the rest row by row. Values that are
+    # equal but of another type (1 and 1.0) must not be taken for one another.
+    if session.get_bind().dialect.name != "sqlite":
+        pytest.skip(
+            "statements with shared parameters are SQLite's path; a PostgreSQL column has one type"
+        )
+    session.execute(text("CREATE TEMPORARY TABLE mixed (a, b, c, d, e)"))
+    blob = bytearray(b"pseudonym")
+    rows = [(i, "same", blob, None, 1 if i % 7 else 1.0) for i in range(count)]
+    rows[5] = (5, "same", blob, 42, 1)
+    try:
+        bulk.insert_tuples(session, "mixed", ["a", "b", "c", "d", "e"], rows)
+        stored = session.execute(
+            text("SELECT a, b, c, d, e, typeof(e) FROM mixed ORDER BY rowid")
+        ).all()
+    finally:
+        session.execute(text("DROP TABLE mixed"))
+    expected = [
+        (a, b, bytes(c), d, e, "integer" if type(e) is int else "real") for a, b, c, d, e in rows
+    ]
+    assert [tuple(row) for row in stored] == expected
 
 
 @pytest.mark.parametrize("count", [3, 2 * bulk._ROWS_PER_STATEMENT + 3])
