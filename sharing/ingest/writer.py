@@ -256,7 +256,9 @@ class BundleWriter:
         ]
 
     def _existing_indicators(self, bis: list[bytes]) -> dict[bytes, tuple[int, str]]:
-        rows = bulk.select_in(self.session, EXISTING_INDICATORS_SQL, sorted(set(bis)))
+        # bytearrays: the driver binds them without an adapter lookup (``bulk``)
+        wanted = [bytearray(bi) for bi in sorted(set(bis))]
+        rows = bulk.select_in(self.session, EXISTING_INDICATORS_SQL, wanted)
         return {bytes(bi): (row_id, stix_id) for bi, row_id, stix_id in rows}
 
     def _existing_reports(self, source_ids: list[str]) -> dict[str, _ExistingReport]:
