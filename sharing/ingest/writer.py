@@ -57,7 +57,7 @@ REPORT_COLUMNS = (
     "submission_id",
     "created_at",
     "updated_at",
-    "details_ct",  # last: encrypted for all rows at once, after the loop
+    "details_ct",  # encrypted for all rows at once, before the rows are built
 )
 BAND_COLUMNS = ("indicator_id", "band", "band_hash")
 # The dedup lookups of every bundle (``bulk.select_in`` form); both must stay index searches,
@@ -213,13 +213,20 @@ class BundleWriter:
         both the table and the unique ``(reporter, source id)`` index as ascending runs (member
         ids are random, so in blind-index order that index took them at random places)."""
         new_reports.sort(key=itemgetter(0))
-        report_id = (self.session.scalar(select(func.max(Report.id))) or 0) + 1
+        first_id = (self.session.scalar(select(func.max(Report.id))) or 0) + 1
         now, reporter_bi, submission_id = self.now_db, self._reporter_bi_db, self.submission_id
         flags = self._flags
+        # Details first (they need the row ids), so each row is built once, whole.
+        details = [
+            (entry.details_json, f"reports.details:{report_id}")
+            for report_id, (_, _, entry) in enumerate(new_reports, first_id)
+            if entry.details_json is not None
+        ]
+        sealed = iter(aead.encrypt_many(self._ring, details))
         rows: list[tuple[Any, ...]] = []
-        # (plaintext, context) of each report's details, None where it has none
-        details: list[tuple[bytes, str] | None] = []
-        for source_id, (indicator_id, stix_id), entry in new_reports:
+        for report_id, (source_id, (indicator_id, stix_id), entry) in enumerate(
+            new_reports, first_id
+        ):
             item = entry.item
             rows.append(
                 (
@@ -238,22 +245,13 @@ class BundleWriter:
                     submission_id,
                     now,
                     now,
+                    next(sealed) if entry.details_json is not None else None,
                 )
-            )
-            details.append(
-                (entry.details_json, f"reports.details:{report_id}")
-                if entry.details_json is not None
-                else None
             )
             # No later object of this bundle has the same source id (validation refuses
             # duplicate ids), so the lookup of existing reports need not learn of this one.
             self.source_map[source_id] = (stix_id, report_id)
-            report_id += 1
-        sealed = iter(aead.encrypt_many(self._ring, [d for d in details if d is not None]))
-        return [
-            (*row, next(sealed) if plain is not None else None)
-            for row, plain in zip(rows, details, strict=True)
-        ]
+        return rows
 
     def _existing_indicators(self, bis: list[bytes]) -> dict[bytes, tuple[int, str]]:
         # bytearrays: the driver binds them without an adapter lookup (``bulk``)
