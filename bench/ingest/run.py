@@ -164,8 +164,15 @@ class Checkpoint:
                 stored -= old
                 raws.append(raw)
             jobs.append((url, who, raws))
-        with multiprocessing.get_context("fork").Pool(clients) as pool:
+        # close() and join(), not the context manager's terminate(): SIGTERM can reach a worker
+        # while it holds the pool's task-queue lock, and the next one then waits for that
+        # lock forever (it hung a run at 11:47 UTC on 2026-11-28).
+        pool = multiprocessing.get_context("fork").Pool(clients)
+        try:
             spans = pool.map(_post_worker, jobs)
+        finally:
+            pool.close()
+            pool.join()
         wall = max(end for _, end in spans) - min(start for start, _ in spans)
         peer = statistics.median(stix2_rate(raw) for raw in jobs[0][2])
         return clients * bundles * self.size / wall, peer
