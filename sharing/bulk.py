@@ -202,13 +202,6 @@ def sqlite_datetime(value: datetime) -> str:
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
-def sqlite_blobs(values: set[bytes | None]) -> dict[bytes | None, bytearray | None]:
-    """Each of a few distinct byte strings as the bytearray the sqlite3 module binds directly
-    (it binds ``bytes`` only after an adapter lookup, ~0.5 µs a value; SQLite stores the
-    same blob either way). For a value repeated on every row of a bulk insert."""
-    return {value: None if value is None else bytearray(value) for value in values}
-
-
 def _sqlite_datetimes(row: tuple[Any, ...], positions: list[int]) -> tuple[Any, ...]:
     values = list(row)
     for i in positions:

@@ -141,28 +141,22 @@ def append(session: Session, changes: list[Change]) -> datetime | None:
     if last_at is not None and now <= last_at:
         now = last_at + timedelta(microseconds=1)
     first = (last_seq or 0) + 1
-    if session.get_bind().dialect.name == "sqlite":
-        at: Any = bulk.sqlite_datetime(now)
-        blobs = bulk.sqlite_blobs({c.reporter_bi for c in changes})
-        # int and bytearray bind directly; bool and bytes after an adapter lookup each
-        # (``bulk.sqlite_blobs``). SQLite stores the same 1/0 and blob either way.
-        rows = [
-            (
-                seq,
-                at,
-                c.indicator_id,
-                c.context_id,
-                1 if c.public else 0,
-                c.group_id,
-                blobs[c.reporter_bi],
-                c.reason,
-            )
-            for seq, c in enumerate(changes, first)
-        ]
-    else:
-        rows = [
-            (seq, now, c.indicator_id, c.context_id, c.public, c.group_id, c.reporter_bi, c.reason)
-            for seq, c in enumerate(changes, first)
-        ]
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    at = bulk.sqlite_datetime(now) if sqlite else now
+    # On SQLite 1/0: the sqlite3 module binds a bool only after an adapter lookup (``bulk``).
+    flags: tuple[Any, Any] = (0, 1) if sqlite else (False, True)
+    rows = [
+        (
+            seq,
+            at,
+            c.indicator_id,
+            c.context_id,
+            flags[c.public],
+            c.group_id,
+            c.reporter_bi,
+            c.reason,
+        )
+        for seq, c in enumerate(changes, first)
+    ]
     bulk.insert_tuples(session, FeedEntry.__tablename__, _COLUMNS, rows)
     return now

@@ -106,10 +106,9 @@ class BundleWriter:
         self.now = now
         sqlite = session.get_bind().dialect.name == "sqlite"
         self.now_db = bulk.sqlite_datetime(now) if sqlite else now
-        # Row values in the form the driver binds fastest: on SQLite, flags as 1/0 and the
-        # member's pseudonym as a bytearray (``bulk.sqlite_blobs``); stored the same.
+        # On SQLite flags go in as 1/0, which the driver binds without an adapter lookup
+        # (``bulk``); SQLite stores the same either way.
         self._flags: tuple[Any, Any] = (0, 1) if sqlite else (False, True)
-        self._reporter_bi_db = bytearray(reporter_bi) if sqlite else reporter_bi
         self.reference = reference
         self.changes: dict[tuple[str, int, int | None], ledger.Change] = {}
         # member's indicator id -> (canonical STIX id, report id), for re-pointing context
@@ -214,7 +213,7 @@ class BundleWriter:
         ids are random, so in blind-index order that index took them at random places)."""
         new_reports.sort(key=itemgetter(0))
         first_id = (self.session.scalar(select(func.max(Report.id))) or 0) + 1
-        now, reporter_bi, submission_id = self.now_db, self._reporter_bi_db, self.submission_id
+        now, reporter_bi, submission_id = self.now_db, self.reporter_bi, self.submission_id
         flags = self._flags
         # Details first (they need the row ids), so each row is built once, whole.
         details = [
