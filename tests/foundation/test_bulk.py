@@ -90,8 +90,8 @@ def test_a_duplicate_inside_a_multi_row_insert_is_an_integrity_error(session: Se
 def test_a_column_null_in_every_row_and_a_column_null_in_some_both_read_back_exactly(
     session: Session,
 ) -> None:
-    # On SQLite a column that is None in every row is written as a NULL literal, not bound:
-    # the stored rows must not tell the difference, whatever the other columns hold.
+    # On SQLite a column that is None in every row is bound once per statement (a shared
+    # parameter), not row by row: the stored rows must not tell the difference.
     sqlite = session.get_bind().dialect.name == "sqlite"
     when = bulk.sqlite_datetime(WHEN) if sqlite else WHEN
     count = 2 * bulk._ROWS_PER_STATEMENT + 3
@@ -148,7 +148,7 @@ def test_shared_and_varying_columns_read_back_row_by_row_with_their_types(
 
 @pytest.mark.parametrize("count", [3, 2 * bulk._ROWS_PER_STATEMENT + 3])
 def test_rows_of_nothing_but_nulls_go_in_as_nulls(session: Session, count: int) -> None:
-    # No bound value left in a row: the multi-row path must still insert every row.
+    # Every column shared: the multi-row path binds row by row then, and inserts every row.
     session.execute(text("CREATE TEMPORARY TABLE nothing_but (a INTEGER, b TEXT)"))
     try:
         bulk.insert_tuples(session, "nothing_but", ["a", "b"], [(None, None)] * count)
