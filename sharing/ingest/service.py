@@ -118,6 +118,7 @@ def _submit(rt: Runtime, principal: Principal, body: bytes) -> StatusReport:
                 outcomes.sort(key=lambda o: o.index)
                 report.outcomes = outcomes
                 ledger.append(session, list(writer.changes.values()))
+                succeeded, failed = report.details()  # built once; the submission row reuses it
                 session.add(_submission_row(rt, report, reporter_bi, raw_ct))
                 purge_expired_raw_bundles(session, now)
                 # Counts only, and no submission id: the log names the member, so a link
@@ -129,8 +130,8 @@ def _submit(rt: Runtime, principal: Principal, body: bytes) -> StatusReport:
                     "bundle",
                     {
                         "objects": len(outcomes),
-                        "succeeded": len(report.successes),
-                        "failed": len(report.failures),
+                        "succeeded": len(succeeded),
+                        "failed": len(failed),
                     },
                 )
             return report
