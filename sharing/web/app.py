@@ -10,6 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from sharing.config import Settings
 from sharing.runtime import Runtime
+from sharing.web.request import PalisadeRequest
 
 EXTENSION_KEY = "palisade"
 
@@ -33,6 +34,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     runtime = Runtime.build(settings, database=database, key_source=key_source)
 
     app = Flask("sharing", instance_path=str(settings.instance_path), instance_relative_config=True)
+    app.request_class = PalisadeRequest
     app.config.update(
         SECRET_KEY=runtime.secret_key,
         MAX_CONTENT_LENGTH=settings.max_content_length,
