@@ -9,35 +9,71 @@ bundle frees needs the collector, so it waits until the bundle is done; the obje
 have walked are then garbage anyway.
 
 The collector is per process, and gthread workers run requests in threads, so the pause is
-counted: it ends when the last paused bundle of the process ends, and never switches on a
-collector that was off before the first pause (a test, or a caller that knows better).
+counted: it ends when the last hold of the process ends, and never switches on a collector that
+was off before the first hold (a test, or a caller that knows better). :func:`hold` is the
+same pause without a block, for a web adapter that frees a bundle's objects only once its
+response is sent (``sharing.web.after_response``).
 """
 
 from __future__ import annotations
 
 import gc
+import itertools
+import logging
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+log = logging.getLogger(__name__)
+
+# A hold nobody released in this long is dropped by the next one taken, so that a lost release
+# (a response some server never closed) cannot leave the collector off for good. A bundle of
+# 100,000 objects takes seconds, not minutes.
+STALE_AFTER_SECONDS = 120.0
+
 _lock = threading.Lock()
-_depth = 0
+_holds: dict[int, float] = {}  # hold -> when it was taken (monotonic)
+_tokens = itertools.count()
 _was_enabled = False
+
+
+def hold() -> Callable[[], None]:
+    """Hold the collector off from now until the returned call (which may be called again,
+    harmlessly), and while any other hold of the process lasts."""
+    global _was_enabled
+    now = time.monotonic()
+    with _lock:
+        _drop_stale(now)
+        if not _holds:
+            _was_enabled = gc.isenabled()
+            gc.disable()
+        token = next(_tokens)
+        _holds[token] = now
+
+    def release() -> None:
+        with _lock:
+            if _holds.pop(token, None) is not None and not _holds and _was_enabled:
+                gc.enable()
+
+    return release
 
 
 @contextmanager
 def paused() -> Iterator[None]:
-    """No cyclic collection while the block runs (nor while another thread's pause runs)."""
-    global _depth, _was_enabled
-    with _lock:
-        if _depth == 0:
-            _was_enabled = gc.isenabled()
-            gc.disable()
-        _depth += 1
+    """No cyclic collection while the block runs (nor while another hold lasts)."""
+    release = hold()
     try:
         yield
     finally:
-        with _lock:
-            _depth -= 1
-            if _depth == 0 and _was_enabled:
-                gc.enable()
+        release()
+
+
+def _drop_stale(now: float) -> None:
+    stale = [token for token, since in _holds.items() if now - since > STALE_AFTER_SECONDS]
+    for token in stale:
+        del _holds[token]
+    if stale:
+        log.warning("dropped %d collector holds older than %.0f s", len(stale), STALE_AFTER_SECONDS)
+        if not _holds and _was_enabled:
+            gc.enable()

@@ -11,6 +11,7 @@ from flask_smorest import Blueprint
 from sharing import ingest
 from sharing.api.schemas import StatusSchema
 from sharing.errors import UnsupportedMediaType
+from sharing.web.after_response import freed_after_response
 from sharing.web.auth import current_principal, require_scope
 from sharing.web.context import runtime
 from sharing.web.responses import json_response
@@ -59,10 +60,14 @@ class Bundles(MethodView):
     def post(self) -> Response:
         """Submit a bundle; every object gets an outcome in the returned status resource."""
         check_content_type()
-        report = ingest.submit_bundle(runtime(), current_principal(), request.get_data())
-        # Serialised directly: a 10,000-object status through marshmallow costs more than the
-        # validation of the bundle. StatusSchema still documents the shape.
-        return json_response(report.as_taxii(), 202)
+        with freed_after_response() as after:
+            report = ingest.submit_bundle(
+                runtime(), current_principal(), request.get_data(), keep=after.keep
+            )
+            after.keep.append(report)
+            # Serialised directly: a 10,000-object status through marshmallow costs more than
+            # the validation of the bundle. StatusSchema still documents the shape.
+            return after.attach(json_response(report.as_taxii(), 202))
 
 
 @blueprint.route("/status/<string:status_id>")

@@ -76,16 +76,25 @@ def validate_objects(
     return indicators, contexts, failures
 
 
-def submit_bundle(rt: Runtime, principal: Principal, body: bytes) -> StatusReport:
-    """Validate, deduplicate, encrypt and store one bundle; return its status resource."""
+def submit_bundle(
+    rt: Runtime, principal: Principal, body: bytes, *, keep: list[object] | None = None
+) -> StatusReport:
+    """Validate, deduplicate, encrypt and store one bundle; return its status resource.
+
+    ``keep``: a list that takes the bundle's working objects (parsed, validated and prepared
+    objects, the writer's maps) once it is stored, so that they are freed when the caller
+    empties it rather than on return: freeing them costs ~12 ms of a 10,000-indicator bundle,
+    which a web adapter does after its response is sent (``sharing.web.after_response``)."""
     principal.require_scope("write")
     # A bundle's objects are freed by reference counting; collecting while they pile up
     # only walks them (``sharing.collector``).
     with collector.paused():
-        return _submit(rt, principal, body)
+        return _submit(rt, principal, body, keep)
 
 
-def _submit(rt: Runtime, principal: Principal, body: bytes) -> StatusReport:
+def _submit(
+    rt: Runtime, principal: Principal, body: bytes, keep: list[object] | None
+) -> StatusReport:
     bundle = parse_bundle(body, max_objects=rt.settings.max_objects_per_bundle)
     with _gzipped_aside(rt, body) as gzipped:
         now = utcnow()
@@ -134,6 +143,8 @@ def _submit(rt: Runtime, principal: Principal, body: bytes) -> StatusReport:
                         "failed": len(failed),
                     },
                 )
+            if keep is not None:  # committed: what the bundle was made of may now wait
+                keep.extend((bundle, indicators, contexts, prepared, writer, raw))
             return report
         except OperationalError as exc:
             if not _is_busy(exc) or attempt == BUSY_RETRIES - 1:

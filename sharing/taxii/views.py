@@ -25,6 +25,7 @@ from sharing.taxii.protocol import (
     parse_limit,
     respond,
 )
+from sharing.web.after_response import freed_after_response
 from sharing.web.auth import current_principal, require_scope
 from sharing.web.context import runtime
 
@@ -126,8 +127,12 @@ def add_objects(collection_id: str) -> Response:
     target = feeds.find_collection(rt, principal, collection_id)
     if not target.can_write:
         raise Forbidden("this collection does not accept objects from this credential")
-    report = ingest.submit_bundle(rt, principal, _as_bundle(request.get_data()))
-    return respond(report.as_taxii(), 202)
+    with freed_after_response() as after:
+        report = ingest.submit_bundle(
+            rt, principal, _as_bundle(request.get_data()), keep=after.keep
+        )
+        after.keep.append(report)
+        return after.attach(respond(report.as_taxii(), 202))
 
 
 def _as_bundle(body: bytes) -> bytes:

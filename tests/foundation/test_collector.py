@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -61,3 +62,28 @@ def test_overlapping_pauses_in_two_threads_end_with_the_last() -> None:
     thread.join()
     assert seen == {"after the first ended": False}
     assert gc.isenabled()
+
+
+def test_a_hold_lasts_until_released_and_a_second_release_changes_nothing() -> None:
+    gc.enable()
+    release = collector.hold()
+    other = collector.hold()
+    assert not gc.isenabled()
+    release()
+    release()  # again: must not end the other hold
+    assert not gc.isenabled()
+    other()
+    assert gc.isenabled()
+
+
+def test_a_hold_left_over_too_long_is_dropped_by_the_next_one(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    gc.enable()
+    monkeypatch.setattr(collector, "STALE_AFTER_SECONDS", 0.05)
+    collector.hold()  # never released, as if a response were never closed
+    time.sleep(0.1)
+    with collector.paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    assert "dropped 1 collector holds" in caplog.text

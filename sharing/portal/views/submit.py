@@ -18,6 +18,7 @@ from sharing.portal import queries
 from sharing.portal import session as ps
 from sharing.portal.forms import TLPS, BundleUploadForm
 from sharing.portal.web import blueprint
+from sharing.web.after_response import freed_after_response
 from sharing.web.context import runtime
 
 
@@ -56,8 +57,12 @@ def submit() -> str | tuple[str, int]:
 @ps.login_required
 def submit_hashed() -> Response:
     """A bundle the page built from hashed rows (JSON body, CSRF token in a header)."""
-    report = submit_bundle(runtime(), ps.current().principal, request.get_data())
-    return _json(report.as_taxii())
+    with freed_after_response() as after:
+        report = submit_bundle(
+            runtime(), ps.current().principal, request.get_data(), keep=after.keep
+        )
+        after.keep.append(report)
+        return after.attach(_json(report.as_taxii()))
 
 
 @blueprint.route("/match")
