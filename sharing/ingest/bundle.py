@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from typing import Any
 
 from sharing.errors import InvalidInput, PayloadTooLarge
@@ -65,9 +66,20 @@ def parse_json(body: bytes) -> Any:
         raise InvalidInput(f"body is not valid JSON: {exc}") from None
 
 
-def parse_bundle(body: bytes, *, max_objects: int) -> dict[str, Any]:
-    """Return the bundle dict; its ``objects`` is always a list (possibly empty)."""
+def parse_bundle(body: bytes, *, max_objects: int, envelope: bool = False) -> dict[str, Any]:
+    """Return the bundle dict; its ``objects`` is always a list (possibly empty).
+
+    ``envelope``: the body may also be a TAXII 2.1 envelope (``{"objects": [...]}``, what TAXII
+    clients post), whose objects then make a bundle of a new id. Parsed here, once: the TAXII
+    door used to parse an envelope, write it out as a bundle and have that parsed again."""
     bundle = parse_json(body)
+    if envelope and isinstance(bundle, dict) and bundle.get("type") != "bundle":
+        objects = bundle.get("objects")
+        if not isinstance(objects, list):
+            raise InvalidInput('the body must be a TAXII envelope: {"objects": [...]}')
+        bundle = {"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": objects}
+    elif envelope and not isinstance(bundle, dict):
+        raise InvalidInput('the body must be a TAXII envelope: {"objects": [...]}')
     if not isinstance(bundle, dict) or bundle.get("type") != "bundle":
         raise InvalidInput('the body must be a STIX bundle: a JSON object with "type": "bundle"')
     bundle_id = bundle.get("id")

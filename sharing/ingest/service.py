@@ -77,9 +77,17 @@ def validate_objects(
 
 
 def submit_bundle(
-    rt: Runtime, principal: Principal, body: bytes, *, keep: list[object] | None = None
+    rt: Runtime,
+    principal: Principal,
+    body: bytes,
+    *,
+    keep: list[object] | None = None,
+    envelope: bool = False,
 ) -> StatusReport:
     """Validate, deduplicate, encrypt and store one bundle; return its status resource.
+
+    ``envelope``: ``body`` may be a TAXII envelope instead (``parse_bundle``); the provenance
+    copy keeps the body as it came.
 
     ``keep``: a list that takes the bundle's working objects (parsed, validated and prepared
     objects, the writer's maps) once it is stored, so that they are freed when the caller
@@ -89,13 +97,13 @@ def submit_bundle(
     # A bundle's objects are freed by reference counting; collecting while they pile up
     # only walks them (``sharing.collector``).
     with collector.paused():
-        return _submit(rt, principal, body, keep)
+        return _submit(rt, principal, body, keep, envelope)
 
 
 def _submit(
-    rt: Runtime, principal: Principal, body: bytes, keep: list[object] | None
+    rt: Runtime, principal: Principal, body: bytes, keep: list[object] | None, envelope: bool
 ) -> StatusReport:
-    bundle = parse_bundle(body, max_objects=rt.settings.max_objects_per_bundle)
+    bundle = parse_bundle(body, max_objects=rt.settings.max_objects_per_bundle, envelope=envelope)
     with _gzipped_aside(rt, body) as gzipped:
         now = utcnow()
         indicators, contexts, failures = validate_objects(bundle["objects"], now)

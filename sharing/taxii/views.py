@@ -7,15 +7,12 @@ without the trailing slash (the OASIS client polls status without it).
 
 from __future__ import annotations
 
-import json
-import uuid
 from dataclasses import replace
 
 from flask import Blueprint, Response, request, url_for
 
 from sharing import feeds, ingest
-from sharing.errors import Forbidden, InvalidInput
-from sharing.ingest.bundle import parse_json
+from sharing.errors import Forbidden
 from sharing.taxii.protocol import (
     TAXII_MEDIA_TYPE,
     check_accept,
@@ -128,22 +125,12 @@ def add_objects(collection_id: str) -> Response:
     if not target.can_write:
         raise Forbidden("this collection does not accept objects from this credential")
     with freed_after_response() as after:
+        # A TAXII envelope or a bundle, parsed once by the service.
         report = ingest.submit_bundle(
-            rt, principal, _as_bundle(request.get_data()), keep=after.keep
+            rt, principal, request.get_data(), keep=after.keep, envelope=True
         )
         after.keep.append(report)
         return after.attach(respond(report.as_taxii(), 202))
-
-
-def _as_bundle(body: bytes) -> bytes:
-    """TAXII 2.1 posts an envelope; ingest takes a bundle. A bundle is passed through."""
-    data = parse_json(body)
-    if isinstance(data, dict) and data.get("type") == "bundle":
-        return body
-    if not isinstance(data, dict) or not isinstance(data.get("objects"), list):
-        raise InvalidInput('the body must be a TAXII envelope: {"objects": [...]}')
-    bundle = {"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": data["objects"]}
-    return json.dumps(bundle, separators=(",", ":")).encode()
 
 
 @route(COLLECTION + "objects/<object_id>/", methods=["GET"])

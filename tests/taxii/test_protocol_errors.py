@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Callable
 
 import pytest
 
-from tests.stix_factories import make_indicator
+from sharing.models.submissions import Submission
+from tests.stix_factories import body, make_bundle, make_indicator
 from tests.taxii.conftest import ROOT, TAXII, Exchange
 
 ALL = "Everything visible to you"
@@ -131,3 +133,25 @@ def test_posting_to_a_collection_that_is_not_writable_is_a_403(exchange: Exchang
         data=json.dumps({"objects": [make_indicator("x@example.com")]}),
     )
     _assert_taxii_error(response, 403)
+
+
+def test_an_envelope_and_a_bundle_both_land_and_provenance_keeps_the_body_as_posted(
+    exchange: Exchange,
+) -> None:
+    everything = exchange.collection_ids(exchange.a)[ALL]
+    envelope = json.dumps({"objects": [make_indicator("env@example.com")], "more": False})
+    bundle = body(make_bundle(make_indicator("bun@example.com")))
+    for data in (envelope.encode(), bundle):
+        response = exchange.client.post(
+            f"{ROOT}/collections/{everything}/objects/",
+            headers=exchange.a.headers(**{"Content-Type": TAXII}),
+            data=data,
+        )
+        assert response.status_code == 202, response.get_data(as_text=True)[:300]
+        status = response.get_json(force=True)
+        assert status["success_count"] == 1 and status["failure_count"] == 0
+        with exchange.rt.db.transaction() as session:
+            row = session.get(Submission, status["id"])
+            assert row is not None and row.raw_ct is not None
+            raw = exchange.rt.cipher.decrypt(row.raw_ct, f"submissions.raw:{row.id}")
+        assert gzip.decompress(raw) == data
