@@ -32,7 +32,9 @@ log = logging.getLogger(__name__)
 # 100,000 objects takes seconds, not minutes.
 STALE_AFTER_SECONDS = 120.0
 
-_lock = threading.Lock()
+# Re-entrant: a release can run inside hold() itself, from the weakref finalizer of a response
+# that a collection frees at an allocation made while the lock is held (sharing.web.after_response).
+_lock = threading.RLock()
 _holds: dict[int, float] = {}  # hold -> when it was taken (monotonic)
 _tokens = itertools.count()
 _was_enabled = False
@@ -72,7 +74,7 @@ def paused() -> Iterator[None]:
 def _drop_stale(now: float) -> None:
     stale = [token for token, since in _holds.items() if now - since > STALE_AFTER_SECONDS]
     for token in stale:
-        del _holds[token]
+        _holds.pop(token, None)
     if stale:
         log.warning("dropped %d collector holds older than %.0f s", len(stale), STALE_AFTER_SECONDS)
         if not _holds and _was_enabled:

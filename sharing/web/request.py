@@ -2,13 +2,13 @@
 
 Why: Werkzeug's ``get_data`` reads a body 64 KiB at a time, and gunicorn's body reader answers
 each such read from a read-ahead buffer of up to 1 MiB that it copies out and back on every
-call. A 4.7 MB bundle took ~13 ms to read that way under gunicorn (timed in the worker around
-``get_data``, docs/benchmarks/ingest.md), against a few ms when the declared length is asked
-for at once. A body that ends before its declared length is a 400 here; before, gunicorn handed over
-whatever had arrived, and a truncation that happened to leave valid JSON was processed.
-Everything else is Werkzeug's: the size limit (``MAX_CONTENT_LENGTH`` answers 413 before a
-byte is read), the cache that form parsing and later ``get_data`` calls read from, and bodies
-of undeclared length.
+call. Timed in a worker around ``get_data`` for a 4.7 MB bundle: median ~12.4 ms that way,
+~10 ms when the declared length is asked for at once (4-15 ms; most of what is left is the
+transfer itself; docs/benchmarks/ingest.md). A body that ends before its declared length is a
+400 here; before, gunicorn handed over whatever had arrived, and a truncation that happened to
+leave valid JSON was processed. Everything else is Werkzeug's: the size limit
+(``MAX_CONTENT_LENGTH`` answers 413 before a byte is read), the cache that form parsing and
+later ``get_data`` calls read from, and bodies of undeclared length.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ of the process is being processed, and left as it was found?"""
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 from collections.abc import Iterator
@@ -87,3 +90,42 @@ def test_a_hold_left_over_too_long_is_dropped_by_the_next_one(
         assert not gc.isenabled()
     assert gc.isenabled()
     assert "dropped 1 collector holds" in caplog.text
+
+
+def test_a_release_run_by_the_collector_inside_hold_does_not_deadlock() -> None:
+    """A response already closed (its hold released) but freed later by the collector, as
+    part of a reference cycle, runs its finalizer's release at whatever allocation triggered
+    that collection, possibly one inside hold() itself, where the lock is held. The child
+    process makes that collection certain, and a deadlock fails this test instead of hanging
+    the suite."""
+    code = textwrap.dedent(
+        """
+        import gc, weakref
+        from sharing import collector
+
+        gc.enable()
+        release = collector.hold()
+        release()  # what closing the response did
+        gc.collect()  # counts back to zero: nothing below collects before hold() does
+
+        class Cyclic:
+            pass
+
+        garbage = Cyclic()
+        garbage.me = garbage
+        weakref.finalize(garbage, release)  # runs when the collector frees the cycle
+        del garbage
+        original = collector._drop_stale
+
+        def collecting(now):  # a collection at an allocation inside hold(), made certain
+            gc.collect()
+            original(now)
+
+        collector._drop_stale = collecting
+        collector.hold()()
+        assert gc.isenabled()
+        print("ok")
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
