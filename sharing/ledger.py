@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import func, select
@@ -143,8 +143,7 @@ def append(session: Session, changes: list[Change]) -> datetime | None:
     first = (last_seq or 0) + 1
     sqlite = session.get_bind().dialect.name == "sqlite"
     at = bulk.sqlite_datetime(now) if sqlite else now
-    # On SQLite 1/0: the sqlite3 module binds a bool only after an adapter lookup (``bulk``).
-    flags: tuple[Any, Any] = (0, 1) if sqlite else (False, True)
+    flags = bulk.flag_values(sqlite)
     rows = [
         (
             seq,

@@ -106,9 +106,7 @@ class BundleWriter:
         self.now = now
         sqlite = session.get_bind().dialect.name == "sqlite"
         self.now_db = bulk.sqlite_datetime(now) if sqlite else now
-        # On SQLite flags go in as 1/0, which the driver binds without an adapter lookup
-        # (``bulk``); SQLite stores the same either way.
-        self._flags: tuple[Any, Any] = (0, 1) if sqlite else (False, True)
+        self._flags = bulk.flag_values(sqlite)
         self.reference = reference
         self.changes: dict[tuple[str, int, int | None], ledger.Change] = {}
         # member's indicator id -> (canonical STIX id, report id), for re-pointing context
